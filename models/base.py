@@ -1,4 +1,4 @@
-"""Column helpers and the rule that turns field annotations into CHECK constraints.
+"""Column helpers (named like types) and the rule that turns field rules into CHECK constraints.
 
 A field says its rules once, in Python: `Field(ge=1, le=5)` or a `Literal[...]` annotation. The
 `@checked` decorator turns them into named CHECK constraints on the table, and the ETL engine
@@ -8,6 +8,7 @@ it ever reaches PostgreSQL. One source of truth, two enforcers.
 
 from __future__ import annotations
 
+import types
 import typing
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,28 +32,28 @@ TIMESTAMPTZ = sa.DateTime(timezone=True)
 MONEY = sa.Numeric(12, 2)
 
 
-def Timestamp(**kwargs: Any) -> Any:  # noqa: N802 - reads like a type in model bodies
+def Timestamp(**kwargs: Any) -> Any:
     """A timestamptz column (UTC); naive values are taken as UTC by the engine."""
     return Field(sa_type=TIMESTAMPTZ, **kwargs)
 
 
-def Money(**kwargs: Any) -> Any:  # noqa: N802
+def Money(**kwargs: Any) -> Any:
     """NUMERIC(12,2), never negative."""
     kwargs.setdefault("ge", 0)
     return Field(sa_type=MONEY, **kwargs)
 
 
-def Json(**kwargs: Any) -> Any:  # noqa: N802
+def Json(**kwargs: Any) -> Any:
     """A free-form object kept as JSONB."""
     return Field(sa_type=JSONB, **kwargs)
 
 
-def Text(**kwargs: Any) -> Any:  # noqa: N802
+def Text(**kwargs: Any) -> Any:
     """Unbounded text (also for Literal enumerations, which get a CHECK constraint)."""
     return Field(sa_type=sa.Text, **kwargs)
 
 
-def ParentKey(parent_column: str, **kwargs: Any) -> Any:  # noqa: N802
+def ParentKey(parent_column: str, **kwargs: Any) -> Any:
     """Child → parent foreign key, part of the child's primary key, deleted with the parent."""
     return Field(
         sa_type=sa.Text, foreign_key=parent_column, primary_key=True, ondelete="CASCADE", **kwargs
@@ -97,7 +98,8 @@ def checked(model: M) -> M:
                 parts.append(col >= rule.ge)
             if rule.le is not None:
                 parts.append(col <= rule.le)
-            table.append_constraint(sa.CheckConstraint(sa.and_(*parts), name=f"{rule.column}_range"))
+            check = sa.CheckConstraint(sa.and_(*parts), name=f"{rule.column}_range")
+            table.append_constraint(check)
         if rule.pattern is not None:
             table.append_constraint(
                 sa.CheckConstraint(col.regexp_match(rule.pattern), name=f"{rule.column}_format")
@@ -114,7 +116,7 @@ def column_rules(model: type[SQLModel]) -> list[ColumnRule]:
         if column is None:
             continue
         annotation = field.annotation
-        if get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType")):
+        if get_origin(annotation) in (typing.Union, types.UnionType):
             annotation = next(a for a in get_args(annotation) if a is not type(None))
         choices = tuple(get_args(annotation)) if get_origin(annotation) is Literal else None
         ge = le = pattern = None
