@@ -1,0 +1,85 @@
+"""Shared fixtures: a throwaway embedded PostgreSQL server and montydb store per test session.
+
+The session points LOCAL_DIR at a fresh temporary folder before anything reads settings, so no
+test ever touches the developer's `.local/`, and POSTGRES_URL / MONGO_URI are removed so the
+embedded defaults are what gets exercised.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="etl-tests-"))
+for _var in ("POSTGRES_URL", "MONGO_URI", "MONGO_DB", "AVIASALES_API_URL", "AVIASALES_TOKEN"):
+    os.environ.pop(_var, None)
+os.environ["LOCAL_DIR"] = str(_SESSION_DIR)
+os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_DIR / "airflow"))
+
+DATA_SCHEMAS = ("shop", "aviasales", "dwh", "etl")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_local_dir() -> Iterator[Path]:
+    from etl.settings import get_settings
+
+    get_settings.cache_clear()
+    yield _SESSION_DIR
+    from etl.services.postgres import stop_embedded
+
+    stop_embedded()
+    shutil.rmtree(_SESSION_DIR, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg_url(_session_local_dir: Path) -> str:
+    """URL of the session's embedded PostgreSQL server (started on first use)."""
+    from etl.services.postgres import postgres_url
+
+    return postgres_url()
+
+
+@pytest.fixture(scope="session")
+def migrated(pg_url: str) -> str:
+    """The session's server with `alembic upgrade head` applied; returns its URL."""
+    from etl.migrations import upgrade
+
+    upgrade(pg_url)
+    return pg_url
+
+
+@pytest.fixture
+def db(migrated: str) -> Iterator[Any]:
+    """A psycopg connection (autocommit) to a migrated warehouse whose data tables start empty."""
+    from etl.services.postgres import pg_connect
+
+    conn = pg_connect(migrated, autocommit=True)
+    truncate_all(conn)
+    yield conn
+    conn.close()
+
+
+def truncate_all(conn: Any) -> None:
+    tables = conn.execute(
+        "SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables WHERE schemaname = ANY(%s)",
+        (list(DATA_SCHEMAS),),
+    ).fetchall()
+    if tables:
+        conn.execute(f"TRUNCATE {', '.join(t for (t,) in tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def mongo(_session_local_dir: Path) -> Iterator[Any]:
+    """The session's montydb RAW database, emptied before each test."""
+    from etl.services.mongo import mongo_database
+
+    database = mongo_database()
+    for name in database.list_collection_names():
+        database.drop_collection(name)
+    yield database

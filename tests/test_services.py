@@ -1,0 +1,80 @@
+"""Settings and service factories: URL routing, masking, and the unreachable-database message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from etl.errors import ServiceUnavailable, UserFacingError, mask_url
+from etl.services.mongo import is_montydb, mongo_database
+from etl.services.postgres import pg_connect, sa_engine
+from etl.settings import Settings
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://etl:s3cret@db:5432/wh", "postgresql://etl:***@db:5432/wh"),
+        (
+            "mongodb://root:pw@mongo:27017/?authSource=admin",
+            "mongodb://root:***@mongo:27017/?authSource=admin",
+        ),
+        ("postgresql://etl@db/wh?password=s3cret", "postgresql://etl@db/wh?password=***"),
+        ("postgresql://db/wh", "postgresql://db/wh"),
+    ],
+)
+def test_mask_url_hides_passwords(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize(
+    ("uri", "monty"),
+    [
+        (None, True),
+        ("montydb:///tmp/x", True),
+        ("mongodb://h:27017", False),
+        ("mongodb+srv://c", False),
+    ],
+)
+def test_mongo_uri_routing(uri: str | None, monty: bool) -> None:
+    assert is_montydb(uri) is monty
+
+
+def test_montydb_store_lives_under_the_configured_path(tmp_path: Path) -> None:
+    db = mongo_database(Settings(MONGO_URI=f"montydb://{tmp_path / 'm'}", MONGO_DB="raw"))
+    db["things"].insert_many([{"a": 1}, {"a": 2}])
+    assert db["things"].count_documents({}) == 2
+    assert (tmp_path / "m" / "monty.storage.cfg").exists()
+    assert db.name == "raw"
+
+
+def test_unreachable_mongo_server_names_the_masked_uri() -> None:
+    settings = Settings(
+        MONGO_URI="mongodb://root:hunter2@127.0.0.1:1/?serverSelectionTimeoutMS=300"
+    )
+    with pytest.raises(ServiceUnavailable) as info:
+        mongo_database(settings)
+    message = str(info.value)
+    assert "cannot reach MongoDB at mongodb://root:***@127.0.0.1:1" in message
+    assert "hunter2" not in message
+
+
+def test_unsupported_mongo_scheme_is_a_user_error() -> None:
+    with pytest.raises(UserFacingError, match="MONGO_URI must start with"):
+        mongo_database(Settings(MONGO_URI="redis://localhost"))
+
+
+def test_unreachable_postgres_names_the_masked_url() -> None:
+    url = "postgresql://etl:hunter2@127.0.0.1:1/wh"
+    for connect in (pg_connect, sa_engine):
+        with pytest.raises(ServiceUnavailable) as info:
+            connect(url)
+        assert "cannot reach PostgreSQL at postgresql://etl:***@127.0.0.1:1/wh" in str(info.value)
+        assert "hunter2" not in str(info.value)
+
+
+def test_embedded_postgres_is_a_real_server(pg_url: str) -> None:
+    with pg_connect(pg_url) as conn:
+        version = conn.execute("SHOW server_version_num").fetchone()
+    assert version is not None and int(version[0]) >= 160000
