@@ -1,0 +1,188 @@
+"""The web shop's table assets: one per Mongo collection, each a pure document → rows mapping.
+
+Reading, coercion errors, the models' rules, batching, merging, watermarks and rejects are the
+engine's; a transform only says where each column comes from.
+"""
+
+from __future__ import annotations
+
+import json
+
+from etl.engine import Doc, Rows, table_asset
+from etl.engine.coerce import to_json
+from models.shop import (
+    EventLog,
+    ModerationItem,
+    Product,
+    ProductPriceChange,
+    RecommendedProduct,
+    ReviewFlag,
+    SearchFilter,
+    SearchQuery,
+    SessionAction,
+    SessionPage,
+    SupportTicket,
+    TicketMessage,
+    TicketStatusChange,
+    UserRecommendation,
+    UserSession,
+)
+
+GROUP = "shop"
+
+
+@table_asset(
+    source="user_sessions", parent=UserSession, children=(SessionPage, SessionAction), group=GROUP
+)
+def user_sessions(doc: Doc) -> Rows:
+    """Browsing sessions with the pages they visited and the actions they took."""
+    device = doc.obj("device")
+    start, end = doc.ts("start_time"), doc.ts("end_time")
+    if start and end and end < start:
+        doc.error("end_time", f"{end.isoformat()} is before start_time {start.isoformat()}")
+    return {
+        UserSession: {
+            "session_id": doc.id("session_id"),
+            "user_id": doc.id("user_id"),
+            "start_time": start,
+            "end_time": end,
+            "device_type": device.text("type"),
+            "device_os": device.text("os"),
+            "device_browser": device.text("browser"),
+        },
+        SessionPage: [{"position": i, "page": page} for i, page in doc.values("pages_visited")],
+        SessionAction: [
+            {
+                "position": i,
+                "action_type": action.text("type"),
+                "target": action.text("target"),
+                "occurred_at": action.ts("time"),
+            }
+            for i, action in doc.each("actions")
+        ],
+    }
+
+
+@table_asset(
+    source="product_price_history", parent=Product, children=(ProductPriceChange,), group=GROUP
+)
+def products(doc: Doc) -> Rows:
+    """Products with their current price and every price change."""
+    return {
+        Product: {
+            "product_id": doc.id("product_id"),
+            "current_price": doc.money("current_price"),
+            "currency": doc.text("currency"),
+        },
+        ProductPriceChange: [
+            {"position": i, "changed_at": change.ts("date"), "price": change.money("price")}
+            for i, change in doc.each("price_changes")
+        ],
+    }
+
+
+@table_asset(source="event_logs", parent=EventLog, group=GROUP)
+def event_logs(doc: Doc) -> Rows:
+    """Site events; `details` differs by event type and stays JSONB."""
+    return {
+        EventLog: {
+            "event_id": doc.id("event_id"),
+            "occurred_at": doc.ts("timestamp"),
+            "event_type": doc.text("event_type"),
+            "user_id": doc.id("user_id"),
+            "details": doc.json("details"),
+        }
+    }
+
+
+@table_asset(
+    source="support_tickets",
+    parent=SupportTicket,
+    children=(TicketMessage, TicketStatusChange),
+    group=GROUP,
+)
+def support_tickets(doc: Doc) -> Rows:
+    """Support tickets, their messages and their status history."""
+    return {
+        SupportTicket: {
+            "ticket_id": doc.id("ticket_id"),
+            "user_id": doc.id("user_id"),
+            "status": doc.text("status"),
+            "issue_type": doc.text("issue_type"),
+            "created_at": doc.ts("created_at"),
+            "updated_at": doc.ts("updated_at"),
+        },
+        TicketMessage: [
+            {
+                "position": i,
+                "sender": message.text("sender"),
+                "body": message.text("text"),
+                "sent_at": message.ts("sent_at"),
+            }
+            for i, message in doc.each("messages")
+        ],
+        TicketStatusChange: [
+            {"position": i, "status": change.text("status"), "changed_at": change.ts("changed_at")}
+            for i, change in doc.each("status_history")
+        ],
+    }
+
+
+@table_asset(
+    source="user_recommendations",
+    parent=UserRecommendation,
+    children=(RecommendedProduct,),
+    group=GROUP,
+)
+def user_recommendations(doc: Doc) -> Rows:
+    """The latest recommendation list per user, ranked."""
+    return {
+        UserRecommendation: {"user_id": doc.id("user_id"), "last_updated": doc.ts("last_updated")},
+        RecommendedProduct: [
+            {"rank": i + 1, "product_id": item.id("product_id"), "score": item.float("score")}
+            for i, item in doc.each("recommended_products")
+        ],
+    }
+
+
+@table_asset(source="moderation_queue", parent=ModerationItem, children=(ReviewFlag,), group=GROUP)
+def moderation_queue(doc: Doc) -> Rows:
+    """Product reviews awaiting or past moderation, with their flags."""
+    return {
+        ModerationItem: {
+            "review_id": doc.id("review_id"),
+            "user_id": doc.id("user_id"),
+            "product_id": doc.id("product_id"),
+            "review_text": doc.text("review_text"),
+            "rating": doc.int("rating"),
+            "moderation_status": doc.text("moderation_status"),
+            "submitted_at": doc.ts("submitted_at"),
+        },
+        ReviewFlag: [{"position": i, "flag": flag} for i, flag in doc.values("flags")],
+    }
+
+
+@table_asset(source="search_queries", parent=SearchQuery, children=(SearchFilter,), group=GROUP)
+def search_queries(doc: Doc) -> Rows:
+    """Site searches and the filters used with them (one row per filter)."""
+    return {
+        SearchQuery: {
+            "query_id": doc.id("query_id"),
+            "user_id": doc.id("user_id"),
+            "query_text": doc.text("query_text"),
+            "searched_at": doc.ts("timestamp"),
+            "results_count": doc.int("results_count"),
+        },
+        SearchFilter: [
+            {"name": name, "value": _filter_value(value)} for name, value in doc.mapping("filters")
+        ],
+    }
+
+
+def _filter_value(value: object) -> str | None:
+    """Filters are a free mapping: scalars as text (true/false for booleans), the rest as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(to_json(value), ensure_ascii=False, sort_keys=True)

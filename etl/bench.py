@@ -1,0 +1,269 @@
+"""`python -m etl bench`: the real transform + load path against a plain COPY, same documents.
+
+Documents are user_sessions-shaped (nested pages and actions, as the generator makes them),
+produced lazily from a seed so memory does not grow with N, with deterministic `_id`s so the
+second pass sees the very same documents. Everything runs in a scratch database on the
+configured server (created and dropped here), never in the warehouse itself.
+
+Three measurements, one process:
+- ceiling: the same rows, flattened ahead of time (untimed), COPYed into empty tables;
+- first load: `materialize("user_sessions")` into empty tables (transform, hash, COPY, merge);
+- second load: a full refresh over the same documents, where nothing changed.
+Making a document costs about a microsecond (see `session_documents`) and is timed with the load.
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bson import ObjectId
+from psycopg import sql
+
+from etl.engine import load_graph, materialize
+from etl.migrations import upgrade
+from etl.services.postgres import pg_connect, postgres_url
+from etl.settings import Settings, get_settings
+
+PAGES = ("/", "/search", "/cart", "/checkout", "/account", "/help")
+ACTIONS = ("view", "click", "add_to_cart", "remove_from_cart", "search", "checkout", "purchase")
+DEVICES = (
+    ("desktop", "Windows", "Chrome"),
+    ("mobile", "iOS", "Safari"),
+    ("tablet", "Android", "Chrome"),
+)
+EPOCH = datetime(2026, 1, 1)
+TABLES = ("shop.user_sessions", "shop.session_pages", "shop.session_actions")
+
+
+TEMPLATES = 5_000
+
+
+def session_documents(n: int, seed: int = 42) -> Iterator[dict[str, Any]]:
+    """N user_sessions documents, lazily; the same (n, seed) gives the same documents.
+
+    Bodies come from a pool of random templates and each document gets its own ids, so making
+    one costs about a microsecond: the timings below are the load path's, not the generator's.
+    """
+    templates = list(_templates(min(n, TEMPLATES), seed))
+    for i in range(n):
+        yield templates[i % len(templates)] | {
+            "_id": ObjectId(i.to_bytes(12, "big")),
+            "session_id": f"sess_{i:09d}",
+        }
+
+
+def _templates(count: int, seed: int) -> Iterator[dict[str, Any]]:
+    rng = random.Random(seed)
+    for _ in range(count):
+        start = EPOCH + timedelta(seconds=rng.randrange(0, 300 * 86400))
+        minutes = rng.randint(1, 90)
+        device = rng.choice(DEVICES)
+        pages = [
+            f"/product/P{rng.randrange(5000):05d}" if rng.random() < 0.6 else rng.choice(PAGES)
+            for _ in range(rng.randint(1, 7))
+        ]
+        actions = [
+            {
+                "type": rng.choice(ACTIONS),
+                "target": f"P{rng.randrange(5000):05d}",
+                "time": start + timedelta(seconds=rng.randrange(0, minutes * 60)),
+            }
+            for _ in range(rng.randint(0, 7))
+        ]
+        actions.sort(key=lambda a: a["time"])
+        yield {
+            "user_id": f"U{rng.randrange(50_000):06d}",
+            "start_time": start,
+            "end_time": start + timedelta(minutes=minutes),
+            "pages_visited": pages,
+            "device": {"type": device[0], "os": device[1], "browser": device[2]},
+            "actions": actions,
+            "updated_at": start + timedelta(minutes=minutes),
+        }
+
+
+def flatten(doc: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows a hand-written, validation-free loader would COPY (the ceiling's input)."""
+    sid = doc["session_id"]
+    device = doc["device"]
+    return {
+        "shop.user_sessions": [
+            (
+                str(doc["_id"]),
+                doc["updated_at"],
+                b"",
+                sid,
+                doc["user_id"],
+                doc["start_time"],
+                doc["end_time"],
+                device["type"],
+                device["os"],
+                device["browser"],
+            )
+        ],
+        "shop.session_pages": [(sid, i, p) for i, p in enumerate(doc["pages_visited"])],
+        "shop.session_actions": [
+            (sid, i, a["type"], a["target"], a["time"]) for i, a in enumerate(doc["actions"])
+        ],
+    }
+
+
+CEILING_COLUMNS = {
+    "shop.user_sessions": (
+        "source_id",
+        "source_updated_at",
+        "source_hash",
+        "session_id",
+        "user_id",
+        "start_time",
+        "end_time",
+        "device_type",
+        "device_os",
+        "device_browser",
+    ),
+    "shop.session_pages": ("session_id", "position", "page"),
+    "shop.session_actions": ("session_id", "position", "action_type", "target", "occurred_at"),
+}
+
+
+@dataclass
+class Pass:
+    name: str
+    documents: int
+    rows: int
+    seconds: float
+
+    @property
+    def docs_per_s(self) -> float:
+        return self.documents / self.seconds if self.seconds else 0.0
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class BenchResult:
+    documents: int
+    batch_size: int
+    passes: list[Pass]
+    peak_rss_mb: float
+
+    def figures(self) -> dict[str, Any]:
+        ceiling, first, second = (p for p in self.passes)
+        return {
+            "documents": self.documents,
+            "batch_size": self.batch_size,
+            "passes": [
+                asdict(p) | {"docs_per_s": round(p.docs_per_s), "rows_per_s": round(p.rows_per_s)}
+                for p in self.passes
+            ],
+            "first_load_vs_ceiling": round(first.docs_per_s / ceiling.docs_per_s, 3),
+            "second_run_speedup": round(first.seconds / second.seconds, 2),
+            "peak_rss_mb": round(self.peak_rss_mb, 1),
+        }
+
+
+@contextmanager
+def scratch_database(base_url: str) -> Iterator[str]:
+    """A fresh database on the same server, dropped afterwards."""
+    name = f"etl_bench_{int(time.time())}"
+    with pg_connect(base_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = _with_database(base_url, name)
+    try:
+        yield url
+    finally:
+        with pg_connect(base_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def _with_database(url: str, database: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{database}", parts.query, parts.fragment))
+
+
+def _truncate(url: str) -> None:
+    with pg_connect(url, autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)}, etl.watermarks, etl.rejects CASCADE")
+
+
+def _ceiling(url: str, n: int, seed: int, batch: int) -> Pass:
+    _truncate(url)
+    copy_seconds, rows = 0.0, 0
+    docs = session_documents(n, seed)
+    with pg_connect(url) as conn:
+        while True:
+            chunk: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES}
+            for _, doc in zip(range(batch), docs, strict=False):
+                for table, table_rows in flatten(doc).items():
+                    chunk[table].extend(table_rows)
+            if not chunk[TABLES[0]]:
+                break
+            t = time.perf_counter()
+            with conn.cursor() as cur:
+                for table, table_rows in chunk.items():
+                    schema, name = table.split(".")
+                    cols = sql.SQL(", ").join(map(sql.Identifier, CEILING_COLUMNS[table]))
+                    query = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                        sql.Identifier(schema, name), cols
+                    )
+                    with cur.copy(query) as copy:
+                        for row in table_rows:
+                            copy.write_row(row)
+                    rows += len(table_rows)
+            conn.commit()
+            copy_seconds += time.perf_counter() - t
+    return Pass("plain COPY (ceiling)", n, rows, copy_seconds)
+
+
+def _engine_pass(name: str, settings: Settings, n: int, seed: int, full_refresh: bool) -> Pass:
+    t = time.perf_counter()
+    summary = materialize(
+        "user_sessions",
+        full_refresh=full_refresh,
+        settings=settings,
+        graph=load_graph(),
+        document_source=lambda collection: session_documents(n, seed),
+    )
+    elapsed = time.perf_counter() - t
+    outcome = summary["user_sessions"]
+    if outcome.status != "success":
+        raise RuntimeError(f"benchmark load failed: {outcome.error}")
+    return Pass(name, outcome.result.documents_read, outcome.result.total_rows, elapsed)
+
+
+def run_bench(
+    n: int,
+    *,
+    seed: int = 42,
+    batch_size: int | None = None,
+    on_pass: Callable[[Pass], None] = lambda p: None,
+) -> BenchResult:
+    base = get_settings()
+    batch = batch_size or base.batch_size
+    with scratch_database(postgres_url(base)) as url:
+        upgrade(url)
+        settings = base.model_copy(update={"postgres_url": url, "batch_size": batch})
+        passes = []
+        ceiling = _ceiling(url, n, seed, batch)
+        on_pass(ceiling)
+        passes.append(ceiling)
+        _truncate(url)
+        for name, refresh in (("first load", False), ("second run, unchanged", True)):
+            result = _engine_pass(name, settings, n, seed, refresh)
+            on_pass(result)
+            passes.append(result)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return BenchResult(n, batch, passes, peak)

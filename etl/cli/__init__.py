@@ -1,0 +1,31 @@
+"""`python -m etl`: materialise assets locally (the rerun tool) and inspect what happened.
+
+Commands are grouped by concern in sibling modules; this module only assembles the app.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from etl.cli import bench, inspect, pipeline, services
+from etl.cli.errors import FriendlyGroup
+
+app = typer.Typer(
+    cls=FriendlyGroup,
+    help=(
+        "Replicate MongoDB documents into typed PostgreSQL tables and marts, as an asset graph.\n\n"
+        "With no POSTGRES_URL / MONGO_URI set, an embedded PostgreSQL server and a montydb store "
+        "under LOCAL_DIR (default .local/) are used and started on demand."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+for module in (pipeline, inspect, services, bench):
+    module.register(app)
+
+
+def main() -> None:
+    app(prog_name="python -m etl")

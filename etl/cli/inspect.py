@@ -1,0 +1,78 @@
+"""Commands that look without changing anything: status, graph, rejects."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from etl.cli.render import status_table
+from etl.engine import load_graph
+from etl.engine.status import asset_status, latest_rejects
+from etl.errors import UserFacingError
+from etl.services.postgres import pg_connect
+
+console = Console()
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
+
+
+def status(as_json: JsonFlag = False) -> None:
+    """Each asset's last run, status, current rows, rejects, watermark and age."""
+    graph = load_graph()
+    with pg_connect() as conn:
+        rows = asset_status(conn, graph)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+    else:
+        console.print(status_table(rows))
+
+
+def graph(
+    mermaid: Annotated[
+        bool, typer.Option("--mermaid", help="Print a Mermaid flowchart (paste into Markdown).")
+    ] = False,
+) -> None:
+    """The asset graph: groups, inputs (Mongo collections and assets) and output tables."""
+    asset_graph = load_graph()
+    typer.echo(asset_graph.to_mermaid() if mermaid else asset_graph.to_text())
+
+
+def rejects(
+    asset: Annotated[str | None, typer.Argument(help="Only this asset's rejects.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many to show.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """The newest rejected documents with every reason they were rejected."""
+    graph = load_graph()
+    if asset is not None and asset not in graph.assets:
+        graph.select(asset)  # raises with close-match suggestions
+        raise UserFacingError(f"unknown asset {asset!r}")
+    with pg_connect() as conn:
+        rows = latest_rejects(conn, asset, limit)
+    if as_json:
+        typer.echo(json.dumps(rows, default=str, indent=2))
+        return
+    if not rows:
+        console.print("no rejects" + (f" for {asset}" if asset else ""))
+        return
+    table = Table(title="latest rejects", title_justify="left", show_lines=True)
+    for header in ("when", "asset", "source _id", "reasons"):
+        table.add_column(header)
+    for row in rows:
+        table.add_row(
+            row["rejected_at"].strftime("%Y-%m-%d %H:%M:%S"),
+            row["asset"],
+            row["source_id"] or "-",
+            "\n".join(row["reasons"]),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(status)
+    app.command()(graph)
+    app.command()(rejects)

@@ -1,0 +1,60 @@
+"""What a running asset gets (RunContext) and what it reports back (AssetResult)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from etl.settings import Settings, get_settings
+
+
+@dataclass
+class AssetResult:
+    documents_read: int = 0
+    documents_unchanged: int = 0
+    rows_written: dict[str, int] = field(default_factory=dict)
+    rows_deleted: int = 0
+    rejects: int = 0
+    watermark_before: dict[str, Any] | None = None
+    watermark_after: dict[str, Any] | None = None
+    note: str = ""
+
+    def add_rows(self, table: str, count: int) -> None:
+        if count:
+            self.rows_written[table] = self.rows_written.get(table, 0) + count
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows_written.values())
+
+
+ProgressHook = Callable[[str, int, int | None], None]
+"""(asset name, documents done so far, documents expected or None) — drives progress bars."""
+
+
+def _no_progress(asset: str, done: int, total: int | None) -> None:
+    return None
+
+
+@dataclass
+class RunContext:
+    run_id: str
+    full_refresh: bool = False
+    settings: Settings = field(default_factory=get_settings)
+    progress: ProgressHook = _no_progress
+    document_source: Callable[[str], Any] | None = None
+    """Overrides where a table asset's documents come from (benchmarks feed in-memory docs)."""
+
+    @cached_property
+    def postgres_url(self) -> str:
+        from etl.services.postgres import postgres_url
+
+        return postgres_url(self.settings)
+
+    @cached_property
+    def mongo(self) -> Any:
+        from etl.services.mongo import mongo_database
+
+        return mongo_database(self.settings)

@@ -1,0 +1,139 @@
+"""`Doc`: how a transform reads one raw document without ever raising.
+
+Every accessor coerces (etl.engine.coerce) and, when a value cannot be coerced, records the reason
+with the field's path and returns None. The engine then adds the model's own rules (required
+columns, enumerations, ranges) and rejects the document once, with every reason, if anything is
+wrong. Transforms therefore stay straight-line mappings: no try/except, no None checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from etl.engine import coerce
+
+_MISSING = object()
+
+
+class Doc:
+    """A view of one raw document (or one nested object of it) that collects coercion errors."""
+
+    __slots__ = ("_errors", "_prefix", "raw")
+
+    def __init__(self, raw: dict[str, Any], *, prefix: str = "", errors: list[str] | None = None):
+        self.raw = raw
+        self._prefix = prefix
+        self._errors: list[str] = [] if errors is None else errors
+
+    @property
+    def errors(self) -> list[str]:
+        return self._errors
+
+    def error(self, path: str, reason: str) -> None:
+        """Record a problem the transform found itself (e.g. end before start)."""
+        self._errors.append(f"{self._prefix}{path}: {reason}")
+
+    def _get(self, path: str) -> Any:
+        if "." not in path:
+            return self.raw.get(path)
+        value: Any = self.raw
+        for part in path.split("."):
+            if not isinstance(value, dict):
+                return None
+            value = value.get(part)
+        return value
+
+    def _coerce(self, path: str, convert: Callable[[Any], Any]) -> Any:
+        value = self._get(path) if "." in path else self.raw.get(path)
+        if value is None:
+            return None
+        try:
+            return convert(value)
+        except coerce.CoercionError as exc:
+            self._errors.append(f"{self._prefix}{path}: {exc}")
+            return None
+
+    def id(self, path: str) -> str | None:
+        return self._coerce(path, coerce.to_id)
+
+    def text(self, path: str) -> str | None:
+        return self._coerce(path, coerce.to_text)
+
+    def ts(self, path: str) -> datetime | None:
+        return self._coerce(path, coerce.to_datetime)
+
+    def money(self, path: str) -> Decimal | None:
+        return self._coerce(path, coerce.to_decimal)
+
+    def int(self, path: str) -> int | None:
+        return self._coerce(path, coerce.to_int)
+
+    def float(self, path: str) -> float | None:
+        return self._coerce(path, coerce.to_float)
+
+    def bool(self, path: str) -> bool | None:
+        return self._coerce(path, coerce.to_bool)
+
+    def json(self, path: str) -> Any:
+        """A free-form value kept as JSONB (BSON types rendered as JSON)."""
+        return coerce.to_json(self._get(path))
+
+    def obj(self, path: str) -> Doc:
+        """A nested fixed object (e.g. `device`); a missing one reads as empty."""
+        value = self._get(path)
+        if value is None:
+            value = {}
+        elif not isinstance(value, dict):
+            self._errors.append(
+                f"{self._prefix}{path}: expected an object, got {type(value).__name__}"
+            )
+            value = {}
+        return Doc(value, prefix=f"{self._prefix}{path}.", errors=self._errors)
+
+    def _list(self, path: str) -> list[Any]:
+        value = self._get(path)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self._errors.append(
+                f"{self._prefix}{path}: expected an array, got {type(value).__name__}"
+            )
+            return []
+        return value
+
+    def each(self, path: str) -> Iterator[tuple[int, Doc]]:
+        """(position, Doc) for each object in an array: the source of a child table's rows."""
+        for position, item in enumerate(self._list(path)):
+            if isinstance(item, dict):
+                yield (
+                    position,
+                    Doc(item, prefix=f"{self._prefix}{path}[{position}].", errors=self._errors),
+                )
+            else:
+                where, kind = f"{self._prefix}{path}[{position}]", type(item).__name__
+                self._errors.append(f"{where}: expected an object, got {kind}")
+
+    def values(
+        self, path: str, convert: Callable[[Any], Any] = coerce.to_text
+    ) -> Iterator[tuple[int, Any]]:
+        """(position, value) for each scalar in an array, coerced with `convert`."""
+        for position, item in enumerate(self._list(path)):
+            try:
+                yield position, convert(item)
+            except coerce.CoercionError as exc:
+                self._errors.append(f"{self._prefix}{path}[{position}]: {exc}")
+
+    def mapping(self, path: str) -> Iterator[tuple[str, Any]]:
+        """(key, value) for a free-form object whose entries become child rows."""
+        value = self._get(path)
+        if value is None:
+            return iter(())
+        if not isinstance(value, dict):
+            self._errors.append(
+                f"{self._prefix}{path}: expected an object, got {type(value).__name__}"
+            )
+            return iter(())
+        return iter(value.items())

@@ -1,0 +1,234 @@
+"""Asset declarations: data about what an asset reads and writes, plus the code that builds it.
+
+Three kinds share one shape (name, group, upstream assets, upstream Mongo collections):
+- `TableAsset`: Mongo collection → normalised tables; declared with `@table_asset` over a pure
+  transform `Doc -> Rows`. The engine owns reading, batching, COPY, merge, watermarks, rejects.
+- `SqlAsset`: a mart built by one SELECT, rebuilt atomically (declared with `sql_asset`).
+- `IngestAsset`: a Python step that writes Mongo collections (e.g. the Aviasales collector), so
+  the assets reading those collections run after it.
+Declaring an asset registers it; `etl.engine.graph.load_graph()` validates the whole set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlmodel import SQLModel
+
+from etl.engine.document import Doc
+from etl.errors import UserFacingError
+
+if TYPE_CHECKING:
+    from etl.engine.context import AssetResult, RunContext
+
+Rows = dict[type[SQLModel], dict[str, Any] | list[dict[str, Any]]]
+Transform = Callable[[Doc], Rows]
+
+REGISTRY: dict[str, Asset] = {}
+
+
+class AssetDeclarationError(UserFacingError):
+    """An asset set that cannot form a graph (duplicate, unknown upstream, cycle)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Asset(ABC):
+    name: str
+    group: str
+    deps: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    description: str = ""
+
+    kind: str = field(init=False, default="asset")
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Qualified names of the PostgreSQL tables this asset writes."""
+        return ()
+
+    @property
+    def produces(self) -> tuple[str, ...]:
+        """Mongo collections this asset writes (ingest steps only)."""
+        return ()
+
+    @abstractmethod
+    def materialize(self, ctx: RunContext) -> AssetResult: ...
+
+
+def qualified_name(model: type[SQLModel]) -> str:
+    table = model.__table__  # type: ignore[attr-defined]
+    return f"{table.schema}.{table.name}" if table.schema else table.name
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableAsset(Asset):
+    transform: Transform
+    parent: type[SQLModel]
+    children: tuple[type[SQLModel], ...] = ()
+    cursor: str = "updated_at"
+    code_version: str = ""
+
+    kind: str = field(init=False, default="table")
+
+    @property
+    def source(self) -> str:
+        return self.sources[0]
+
+    @property
+    def models(self) -> tuple[type[SQLModel], ...]:
+        return (self.parent, *self.children)
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(qualified_name(m) for m in self.models)
+
+    def materialize(self, ctx: RunContext) -> AssetResult:
+        from etl.engine.runner import run_table_asset
+
+        return run_table_asset(self, ctx)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SqlAsset(Asset):
+    """A table rebuilt from one SELECT; readers see the old or the new table, never half."""
+
+    sql: str
+    schema: str = "dwh"
+    indexes: tuple[str, ...] = ()  # column lists, e.g. "user_id, day"
+
+    kind: str = field(init=False, default="sql")
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (f"{self.schema}.{self.name}",)
+
+    def materialize(self, ctx: RunContext) -> AssetResult:
+        from etl.engine.sql_assets import rebuild
+
+        return rebuild(self, ctx)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IngestAsset(Asset):
+    """A Python step that fills Mongo collections before the table assets read them."""
+
+    run: Callable[[RunContext], AssetResult]
+    writes: tuple[str, ...] = ()
+
+    kind: str = field(init=False, default="ingest")
+
+    @property
+    def produces(self) -> tuple[str, ...]:
+        return self.writes
+
+    def materialize(self, ctx: RunContext) -> AssetResult:
+        return self.run(ctx)
+
+
+def register(asset: Asset) -> Asset:
+    if asset.name in REGISTRY and REGISTRY[asset.name] is not asset:
+        raise AssetDeclarationError(f"asset {asset.name!r} is declared twice")
+    REGISTRY[asset.name] = asset
+    return asset
+
+
+def code_version_of(fn: Callable[..., Any]) -> str:
+    """A short hash of the transform's source: a changed transform re-writes unchanged docs."""
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = fn.__qualname__
+    return hashlib.blake2b(source.encode(), digest_size=8).hexdigest()
+
+
+def table_asset(
+    *,
+    source: str,
+    parent: type[SQLModel],
+    children: tuple[type[SQLModel], ...] = (),
+    group: str,
+    name: str | None = None,
+    cursor: str = "updated_at",
+    deps: tuple[str, ...] = (),
+) -> Callable[[Transform], TableAsset]:
+    """Declare a table asset: `source` collection → `parent` table (+ `children` tables).
+
+    The decorated function turns ONE raw document into rows: a dict mapping each model to a
+    row dict (the parent) or a list of row dicts (a child). The engine fills `source_*`
+    columns and the children's parent-key columns itself.
+    """
+
+    def declare(fn: Transform) -> TableAsset:
+        asset = TableAsset(
+            name=name or fn.__name__,
+            group=group,
+            deps=deps,
+            sources=(source,),
+            description=(inspect.getdoc(fn) or "").strip(),
+            transform=fn,
+            parent=parent,
+            children=children,
+            cursor=cursor,
+            code_version=code_version_of(fn),
+        )
+        register(asset)
+        return asset
+
+    return declare
+
+
+def sql_asset(
+    name: str,
+    *,
+    sql: str,
+    deps: tuple[str, ...],
+    group: str,
+    description: str = "",
+    indexes: tuple[str, ...] = (),
+    schema: str = "dwh",
+) -> SqlAsset:
+    """Declare a mart: `sql` is one SELECT over the upstream assets' tables."""
+    asset = SqlAsset(
+        name=name,
+        group=group,
+        deps=deps,
+        description=description,
+        sql=sql,
+        indexes=indexes,
+        schema=schema,
+    )
+    register(asset)
+    return asset
+
+
+def ingest_asset(
+    name: str,
+    *,
+    writes: tuple[str, ...],
+    group: str,
+    deps: tuple[str, ...] = (),
+    description: str = "",
+) -> Callable[[Callable[[RunContext], AssetResult]], IngestAsset]:
+    """Declare a Python step that fills the Mongo collections `writes` (e.g. an API collector).
+
+    Table assets whose source is one of `writes` run after it: the edge comes from the data.
+    """
+
+    def declare(fn: Callable[[RunContext], AssetResult]) -> IngestAsset:
+        asset = IngestAsset(
+            name=name,
+            group=group,
+            deps=deps,
+            description=description or (inspect.getdoc(fn) or "").strip(),
+            run=fn,
+            writes=writes,
+        )
+        register(asset)
+        return asset
+
+    return declare

@@ -1,0 +1,164 @@
+"""The engine's bookkeeping in PostgreSQL: watermarks, run records and the per-asset lock."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from bson import json_util
+from psycopg.types.json import Jsonb
+
+from etl.engine.context import AssetResult
+from etl.errors import UserFacingError
+
+CANONICAL = json_util.CANONICAL_JSON_OPTIONS
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """The last (cursor value, _id) an asset committed for one collection."""
+
+    cursor_value: datetime | None
+    last_id: Any
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cursor_value": self.cursor_value.isoformat() if self.cursor_value else None,
+            "last_id": str(self.last_id) if self.last_id is not None else None,
+        }
+
+    def mongo_filter(self, cursor: str) -> dict[str, Any]:
+        """Documents after this mark in (cursor, _id) order; naive UTC, as montydb needs."""
+        if self.cursor_value is None:
+            return {}
+        value = self.cursor_value.astimezone(UTC).replace(tzinfo=None)
+        return {"$or": [{cursor: {"$gt": value}}, {cursor: value, "_id": {"$gt": self.last_id}}]}
+
+
+def load_watermark(conn: psycopg.Connection, asset: str, collection: str) -> Watermark | None:
+    row = conn.execute(
+        "SELECT cursor_value, last_id FROM etl.watermarks WHERE asset = %s AND collection = %s",
+        [asset, collection],
+    ).fetchone()
+    if row is None:
+        return None
+    last_id = json_util.loads(json.dumps(row[1]))["v"] if row[1] is not None else None
+    return Watermark(row[0], last_id)
+
+
+def save_watermark(
+    conn: psycopg.Connection, asset: str, collection: str, mark: Watermark, run_id: str
+) -> None:
+    """Part of the batch's transaction: committed with the rows it covers, or not at all."""
+    # canonical extended JSON keeps the _id's BSON type (ObjectId, int, string...)
+    last_id = json.loads(json_util.dumps({"v": mark.last_id}, json_options=CANONICAL))
+    conn.execute(
+        """
+        INSERT INTO etl.watermarks (asset, collection, cursor_value, last_id, run_id, updated_at)
+        VALUES (%s, %s, %s, %s, %s, now())
+        ON CONFLICT (asset, collection) DO UPDATE SET cursor_value = EXCLUDED.cursor_value,
+            last_id = EXCLUDED.last_id, run_id = EXCLUDED.run_id, updated_at = now()
+        """,
+        [asset, collection, mark.cursor_value, Jsonb(last_id), run_id],
+    )
+
+
+def record_start(conn: psycopg.Connection, run_id: str, asset: str, full_refresh: bool) -> None:
+    conn.execute(
+        """
+        INSERT INTO etl.asset_runs (run_id, asset, status, full_refresh, started_at,
+            documents_read, documents_unchanged, rows_written, rows_deleted, rejects)
+        VALUES (%s, %s, 'running', %s, now(), 0, 0, '{}', 0, 0)
+        ON CONFLICT (run_id, asset) DO UPDATE SET status = 'running', started_at = now(),
+            finished_at = NULL, error = NULL
+        """,
+        [run_id, asset, full_refresh],
+    )
+
+
+def record_end(
+    conn: psycopg.Connection,
+    run_id: str,
+    asset: str,
+    status: str,
+    result: AssetResult | None,
+    error: str | None = None,
+) -> None:
+    r = result or AssetResult()
+    conn.execute(
+        """
+        UPDATE etl.asset_runs SET status = %s, finished_at = now(), documents_read = %s,
+            documents_unchanged = %s, rows_written = %s, rows_deleted = %s, rejects = %s,
+            watermark_before = %s, watermark_after = %s, error = %s
+        WHERE run_id = %s AND asset = %s
+        """,
+        [
+            status,
+            r.documents_read,
+            r.documents_unchanged,
+            Jsonb(r.rows_written),
+            r.rows_deleted,
+            r.rejects,
+            Jsonb(r.watermark_before) if r.watermark_before else None,
+            Jsonb(r.watermark_after) if r.watermark_after else None,
+            error,
+            run_id,
+            asset,
+        ],
+    )
+
+
+def record_skipped(conn: psycopg.Connection, run_id: str, asset: str, reason: str) -> None:
+    conn.execute(
+        """
+        INSERT INTO etl.asset_runs (run_id, asset, status, full_refresh, started_at,
+            finished_at, error, documents_read, documents_unchanged, rows_written,
+            rows_deleted, rejects)
+        VALUES (%s, %s, 'skipped', false, now(), now(), %s, 0, 0, '{}', 0, 0)
+        ON CONFLICT (run_id, asset) DO UPDATE SET status = 'skipped', error = EXCLUDED.error
+        """,
+        [run_id, asset, reason],
+    )
+
+
+class AssetLocked(UserFacingError):
+    """Another run holds the asset's lock for longer than ETL_LOCK_TIMEOUT."""
+
+
+def _lock_key(asset: str) -> str:
+    return f"etl.asset:{asset}"
+
+
+def acquire_asset_lock(conn: psycopg.Connection, asset: str, timeout: float) -> None:
+    """Serialise runs of one asset (session-level advisory lock on `conn`, autocommit)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = conn.execute(
+            "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", [_lock_key(asset)]
+        ).fetchone()
+        if got and got[0]:
+            return
+        if time.monotonic() >= deadline:
+            holder = conn.execute(
+                """
+                SELECT l.pid FROM pg_locks l
+                WHERE l.locktype = 'advisory' AND l.granted
+                  AND ((l.classid::bigint << 32) | l.objid::bigint)
+                      = hashtextextended(%s, 0)
+                """,
+                [_lock_key(asset)],
+            ).fetchone()
+            who = f" (PostgreSQL backend pid {holder[0]})" if holder else ""
+            raise AssetLocked(
+                f"asset {asset!r} is being materialised by another run{who}; gave up after "
+                f"{timeout:g} s (set ETL_LOCK_TIMEOUT to wait longer)"
+            )
+        time.sleep(0.2)
+
+
+def release_asset_lock(conn: psycopg.Connection, asset: str) -> None:
+    conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_lock_key(asset)])

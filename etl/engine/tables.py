@@ -1,0 +1,122 @@
+"""What the loader needs to know about one table, derived once from its SQLModel class.
+
+Column order, the primary key, the columns the engine fills itself (source_* and the child's
+parent key), JSON columns that must be serialised for COPY, and a validator compiled from the
+model's rules (models.base.column_rules) so a bad row is rejected with readable reasons.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import SQLModel
+
+from models.base import column_rules
+
+SOURCE_COLUMNS = ("source_id", "source_updated_at", "source_hash")
+
+Validator = Callable[[dict[str, Any]], list[str]]
+
+
+@dataclass(frozen=True, eq=False)  # identity hash: layouts key per-batch dicts
+class TableLayout:
+    model: type[SQLModel]
+    schema: str
+    name: str
+    columns: tuple[str, ...]
+    primary_key: tuple[str, ...]
+    parent_key: str | None
+    """For a child table: its column that references the parent's key."""
+    json_columns: tuple[int, ...]
+    validate: Validator
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def ident(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def stage_ident(self) -> sql.Identifier:
+        return sql.Identifier(f"stage__{self.schema}__{self.name}")
+
+    def column_list(self, prefix: str | None = None) -> sql.Composable:
+        if prefix:
+            return sql.SQL(", ").join(sql.Identifier(prefix, c) for c in self.columns)
+        return sql.SQL(", ").join(sql.Identifier(c) for c in self.columns)
+
+    def to_tuple(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        values = tuple(map(row.get, self.columns))
+        if not self.json_columns:
+            return values
+        out = list(values)
+        for i in self.json_columns:
+            if out[i] is not None:
+                out[i] = json.dumps(out[i], ensure_ascii=False, default=str).replace("\\u0000", "")
+        return tuple(out)
+
+
+def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> TableLayout:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    columns = tuple(c.name for c in table.columns)
+    parent_key = None
+    if parent is not None:
+        parent_table = parent.__table__  # type: ignore[attr-defined]
+        for fk in table.foreign_keys:
+            if fk.column.table is parent_table:
+                parent_key = fk.parent.name
+        if parent_key is None:
+            raise ValueError(f"{table.fullname} has no foreign key to {parent_table.fullname}")
+    engine_filled = {*SOURCE_COLUMNS, parent_key}
+    json_columns = tuple(i for i, c in enumerate(table.columns) if isinstance(c.type, JSONB))
+    return TableLayout(
+        model=model,
+        schema=table.schema or "public",
+        name=table.name,
+        columns=columns,
+        primary_key=tuple(c.name for c in table.primary_key.columns),
+        parent_key=parent_key,
+        json_columns=json_columns,
+        validate=_compile_validator(model, skip=engine_filled),
+    )
+
+
+def _compile_validator(model: type[SQLModel], skip: set[str | None]) -> Validator:
+    rules = [r for r in column_rules(model) if r.column not in skip]
+    required = tuple(r.column for r in rules if r.required)
+    choices = tuple((r.column, frozenset(r.choices)) for r in rules if r.choices)
+    ranges = tuple((r.column, r.ge, r.le) for r in rules if r.ge is not None or r.le is not None)
+    patterns = tuple((r.column, re.compile(r.pattern)) for r in rules if r.pattern)
+
+    def validate(row: dict[str, Any]) -> list[str]:
+        errors: list[str] = []
+        for column in required:
+            if row.get(column) is None:
+                errors.append(f"{column}: required, missing or null")
+        for column, allowed in choices:
+            value = row.get(column)
+            if value is not None and value not in allowed:
+                errors.append(f"{column}: {value!r} is not one of {', '.join(sorted(allowed))}")
+        for column, ge, le in ranges:
+            value = row.get(column)
+            if value is None:
+                continue
+            if (ge is not None and value < ge) or (le is not None and value > le):
+                bounds = f"{'' if ge is None else ge}..{'' if le is None else le}"
+                errors.append(f"{column}: {value!r} is out of range {bounds}")
+        for column, pattern in patterns:
+            value = row.get(column)
+            if value is not None and not pattern.search(str(value)):
+                errors.append(f"{column}: {value!r} does not match {pattern.pattern}")
+        return errors
+
+    return validate

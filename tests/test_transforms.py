@@ -1,0 +1,178 @@
+"""The 7 shop transforms as pure functions: canonical documents in, rows out; faults → reasons."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import shop_docs
+
+from etl.engine import Doc, load_graph
+from etl.engine.tables import layout_of
+from models import shop
+
+GRAPH = load_graph()
+T0 = shop_docs.T0.replace(tzinfo=UTC)
+
+
+def run(asset_name: str, raw: dict[str, Any]) -> tuple[dict[Any, Any], list[str]]:
+    """Transform + the models' rules, exactly as the loader applies them; returns rows, errors."""
+    asset = GRAPH.assets[asset_name]
+    doc = Doc(raw)
+    rows = asset.transform(doc)
+    errors = list(doc.errors)
+    errors += layout_of(asset.parent).validate(rows[asset.parent])
+    for child in asset.children:
+        for row in rows.get(child, []):
+            errors += layout_of(child, asset.parent).validate(row)
+    return rows, errors
+
+
+def test_user_sessions_flattens_device_and_children() -> None:
+    rows, errors = run("user_sessions", shop_docs.user_session(3))
+    assert errors == []
+    assert rows[shop.UserSession] == {
+        "session_id": "sess_0003",
+        "user_id": "U0003",
+        "start_time": T0,
+        "end_time": T0 + timedelta(minutes=12),
+        "device_type": "mobile",
+        "device_os": "Android",
+        "device_browser": "Chrome",
+    }
+    assert [r["page"] for r in rows[shop.SessionPage]] == ["/", "/product/P0003", "/cart"]
+    assert [(r["position"], r["action_type"]) for r in rows[shop.SessionAction]] == [
+        (0, "view"),
+        (1, "add_to_cart"),
+    ]
+    assert rows[shop.SessionAction][1]["occurred_at"] == T0 + timedelta(minutes=3)
+
+
+def test_products_keep_money_exact() -> None:
+    rows, errors = run("products", shop_docs.product(1))
+    assert errors == []
+    assert rows[shop.Product]["current_price"] == Decimal("17.50")
+    assert rows[shop.Product]["currency"] == "EUR"
+    prices = [(r["position"], r["price"]) for r in rows[shop.ProductPriceChange]]
+    assert prices == [(0, Decimal("19.90")), (1, Decimal("17.50"))]
+
+
+def test_event_logs_keep_free_form_details_as_json() -> None:
+    rows, errors = run("event_logs", shop_docs.event_log(1))
+    assert errors == []
+    event = rows[shop.EventLog]
+    assert event["user_id"] is None and event["event_type"] == "error"
+    assert event["details"]["code"] == 502
+    assert event["details"]["at"] == T0.isoformat()  # BSON date rendered as JSON text
+
+
+def test_support_tickets_messages_and_status_history() -> None:
+    rows, errors = run("support_tickets", shop_docs.support_ticket(5))
+    assert errors == []
+    assert rows[shop.SupportTicket]["status"] == "pending"
+    assert [m["sender"] for m in rows[shop.TicketMessage]] == ["user", "agent"]
+    assert [c["status"] for c in rows[shop.TicketStatusChange]] == ["open", "pending"]
+
+
+def test_recommendations_are_ranked_from_one() -> None:
+    rows, errors = run("user_recommendations", shop_docs.user_recommendation(2))
+    assert errors == []
+    ranked = [(r["rank"], r["product_id"], r["score"]) for r in rows[shop.RecommendedProduct]]
+    assert ranked == [(1, "P0001", 0.93), (2, "P0002", 0.41)]
+
+
+def test_moderation_queue_with_flags() -> None:
+    rows, errors = run("moderation_queue", shop_docs.moderation_item(4))
+    assert errors == []
+    assert rows[shop.ModerationItem]["rating"] == 4
+    assert [f["flag"] for f in rows[shop.ReviewFlag]] == ["off_topic"]
+
+
+def test_search_filters_become_one_row_each() -> None:
+    rows, errors = run("search_queries", shop_docs.search_query(1))
+    assert errors == []
+    filters = {r["name"]: r["value"] for r in rows[shop.SearchFilter]}
+    assert filters == {"category": "shoes", "price_max": "100", "in_stock": "true"}
+
+
+# -- the generator's fault kinds, one asset each, and several at once -----------------------
+
+
+@pytest.mark.parametrize(
+    ("asset", "raw", "expected"),
+    [
+        pytest.param(
+            "support_tickets",
+            {k: v for k, v in shop_docs.support_ticket(1).items() if k != "issue_type"},
+            ["issue_type: required, missing or null"],
+            id="missing_field",
+        ),
+        pytest.param(
+            "products",
+            shop_docs.product(1, current_price="12,50 USD"),
+            [
+                "current_price: '12,50 USD' is not a number",
+                "current_price: required, missing or null",
+            ],
+            id="price_as_string",
+        ),
+        pytest.param(
+            "moderation_queue",
+            shop_docs.moderation_item(1, rating=7),
+            ["rating: 7 is out of range 1..5"],
+            id="rating_out_of_range",
+        ),
+        pytest.param(
+            "event_logs",
+            shop_docs.event_log(1, event_id=None),
+            ["event_id: required, missing or null"],
+            id="null_id",
+        ),
+        pytest.param(
+            "user_sessions",
+            shop_docs.user_session(1, device={"type": "smart-fridge", "os": "x", "browser": "y"}),
+            ["device_type: 'smart-fridge' is not one of desktop, mobile, tablet"],
+            id="unknown_enum",
+        ),
+        pytest.param(
+            "user_sessions",
+            shop_docs.user_session(
+                1, end_time=shop_docs.T0 - timedelta(minutes=1), pages_visited="not-a-list"
+            ),
+            [
+                "end_time: 2026-11-01T11:59:00+00:00 is before start_time "
+                "2026-11-01T12:00:00+00:00",
+                "pages_visited: expected an array, got str",
+            ],
+            id="several_faults_one_reject",
+        ),
+    ],
+)
+def test_faults_give_every_reason(asset: str, raw: dict[str, Any], expected: list[str]) -> None:
+    _, errors = run(asset, raw)
+    assert errors == expected
+
+
+def test_date_as_iso_string_is_accepted_and_converted() -> None:
+    rows, errors = run(
+        "search_queries", shop_docs.search_query(1, timestamp="2026-11-01T12:00:00Z")
+    )
+    assert errors == []
+    assert rows[shop.SearchQuery]["searched_at"] == datetime(2026, 11, 1, 12, tzinfo=UTC)
+
+
+def test_unparseable_date_is_a_reason() -> None:
+    _, errors = run("search_queries", shop_docs.search_query(1, timestamp="yesterday"))
+    assert errors == [
+        "timestamp: 'yesterday' is not an ISO-8601 timestamp",
+        "searched_at: required, missing or null",
+    ]
+
+
+def test_child_item_errors_name_their_position() -> None:
+    raw = shop_docs.support_ticket(1)
+    raw["messages"][1]["sender"] = "robot"
+    _, errors = run("support_tickets", raw)
+    assert errors == ["sender: 'robot' is not one of agent, user"]
