@@ -5,9 +5,9 @@ Importing this package registers every table on `SQLModel.metadata` (what Alembi
 
 from sqlmodel import SQLModel
 
-from models import etl, shop
+from models import aviasales, etl, shop
 
 metadata = SQLModel.metadata
-SCHEMAS = ("etl", "shop")
+SCHEMAS = ("etl", "shop", "aviasales")
 
-__all__ = ["SCHEMAS", "etl", "metadata", "shop"]
+__all__ = ["SCHEMAS", "aviasales", "etl", "metadata", "shop"]
