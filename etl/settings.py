@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         description="Seconds a run waits for another run of the same asset before giving up.",
     )
 
+    airflow_schedule: str | None = Field(
+        "@hourly",
+        validation_alias="ETL_SCHEDULE",
+        description="Schedule of the Airflow DAG (cron or preset); empty: manual runs only.",
+    )
+
     aviasales_api_url: str | None = Field(
         None,
         validation_alias="AVIASALES_API_URL",

@@ -176,3 +176,45 @@ def test_child_item_errors_name_their_position() -> None:
     raw["messages"][1]["sender"] = "robot"
     _, errors = run("support_tickets", raw)
     assert errors == ["sender: 'robot' is not one of agent, user"]
+
+
+def test_lenient_items_set_bad_items_aside_and_keep_the_rest() -> None:
+    from models.aviasales import Ticket
+
+    base = {"origin": "MOW", "destination": "DXB", "flight_number": "132", "transfers": 0}
+    raw = {
+        "data": [
+            base | {"airline": "EK", "price": 21000},
+            base | {"airline": "emirates", "price": "cheap"},
+            "not an object",
+        ]
+    }
+
+    def offer_row(offer: Doc) -> dict[str, Any]:
+        return {
+            "position": 0,
+            "origin": offer.text("origin"),
+            "destination": offer.text("destination"),
+            "origin_airport": offer.text("origin"),
+            "destination_airport": offer.text("destination"),
+            "airline": offer.text("airline"),
+            "flight_number": offer.text("flight_number"),
+            "departure_at": T0,
+            "price": offer.money("price"),
+            "currency": "RUB",
+            "transfers": offer.int("transfers"),
+            "found_at": T0,
+        }
+
+    doc = Doc(raw)
+    rows = doc.lenient("data", Ticket, offer_row)
+    assert [(r["airline"], r["price"]) for r in rows] == [("EK", Decimal(21000))]
+    assert doc.errors == []
+    (first, second) = doc.item_rejects
+    assert first.path == "data[1]"
+    assert first.reasons == [
+        "data[1].price: 'cheap' is not a number",
+        "data[1].price: required, missing or null",
+        "data[1].airline: 'emirates' does not match ^[A-Z0-9]{2}$",
+    ]
+    assert second.path == "data[2]" and second.reasons == ["expected an object, got str"]

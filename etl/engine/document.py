@@ -9,28 +9,80 @@ wrong. Transforms therefore stay straight-line mappings: no try/except, no None 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from etl.engine import coerce
+from sqlmodel import SQLModel
 
-_MISSING = object()
+from etl.engine import coerce
+from etl.engine.tables import row_validator
+
+
+@dataclass
+class ItemReject:
+    """One array item set aside by `Doc.lenient`: where it was, why, and the raw item."""
+
+    path: str
+    reasons: list[str]
+    item: Any
 
 
 class Doc:
     """A view of one raw document (or one nested object of it) that collects coercion errors."""
 
-    __slots__ = ("_errors", "_prefix", "raw")
+    __slots__ = ("_errors", "_item_rejects", "_prefix", "raw")
 
-    def __init__(self, raw: dict[str, Any], *, prefix: str = "", errors: list[str] | None = None):
+    def __init__(
+        self,
+        raw: dict[str, Any],
+        *,
+        prefix: str = "",
+        errors: list[str] | None = None,
+        item_rejects: list[ItemReject] | None = None,
+    ):
         self.raw = raw
         self._prefix = prefix
         self._errors: list[str] = [] if errors is None else errors
+        self._item_rejects: list[ItemReject] = [] if item_rejects is None else item_rejects
 
     @property
     def errors(self) -> list[str]:
         return self._errors
+
+    @property
+    def item_rejects(self) -> list[ItemReject]:
+        return self._item_rejects
+
+    def lenient(
+        self, path: str, model: type[SQLModel], build: Callable[[Doc], dict[str, Any] | None]
+    ) -> list[dict[str, Any]]:
+        """Rows for child `model`, one per object in array `path`, item by item.
+
+        For arrays whose items are independent facts (offers in a search response): an item
+        whose values cannot be coerced or break `model`'s rules becomes an item reject with its
+        reasons, and the document and its other items still load. `build` may return None to
+        skip an item deliberately.
+        """
+        check = row_validator(model)
+        rows = []
+        for position, item in enumerate(self._list(path)):
+            where = f"{self._prefix}{path}[{position}]"
+            if not isinstance(item, dict):
+                reason = f"expected an object, got {type(item).__name__}"
+                self._item_rejects.append(ItemReject(where, [reason], item))
+                continue
+            item_doc = Doc(item, prefix=f"{where}.", item_rejects=self._item_rejects)
+            row = build(item_doc)
+            if row is None:
+                continue
+            problems = item_doc.errors + [f"{where}.{p}" for p in check(row)]
+            if problems:
+                self._item_rejects.append(ItemReject(where, problems, item))
+            else:
+                rows.append(row)
+        return rows
 
     def error(self, path: str, reason: str) -> None:
         """Record a problem the transform found itself (e.g. end before start)."""

@@ -228,8 +228,12 @@ class TableLoader:
                 out.append(child.to_tuple(row))
             rows[child] = out
         if errors:
+            errors.extend(reason for ir in doc.item_rejects for reason in ir.reasons)
             rejects.append(Reject(sid, errors, raw))
             return None
+        for ir in doc.item_rejects:  # the document loads; each bad item is its own reject
+            context = {"_id": raw.get("_id"), "path": ir.path, "item": ir.item}
+            rejects.append(Reject(sid, ir.reasons, context))
         parent_row["source_id"] = sid
         parent_row["source_hash"] = digest
         try:

@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -88,6 +89,14 @@ def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> Ta
         json_columns=json_columns,
         validate=_compile_validator(model, skip=engine_filled),
     )
+
+
+@cache
+def row_validator(model: type[SQLModel]) -> Validator:
+    """The model's rules for rows a transform builds (engine-filled keys are not checked)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    foreign_keys = {fk.parent.name for fk in table.foreign_keys}
+    return _compile_validator(model, skip={*SOURCE_COLUMNS, *foreign_keys})
 
 
 def _compile_validator(model: type[SQLModel], skip: set[str | None]) -> Validator:

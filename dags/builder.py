@@ -1,0 +1,144 @@
+"""Render the asset graph as ONE Airflow DAG: a task per asset, a checkpoint after each.
+
+Nothing here knows the assets by name: adding an asset to `etl.assets` adds its task, its
+checkpoint and its edges. Tasks call the very `materialize()` the CLI calls.
+
+- task id = asset name, inside a TaskGroup per asset group (ids are not prefixed);
+- `check_<asset>` runs the asset's Great Expectations suites right after it; a blocking failure
+  fails the task (no retries) and, because downstream assets wait on the checkpoint, stops them;
+  a warning-level failure is logged and does not;
+- assets outside the `selection` param skip themselves, visibly; an asset runs when no upstream
+  failed (`none_failed`), so a selection of downstream assets still runs after skipped ones;
+- `data_docs` rebuilds the quality report at the end, whatever happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from etl.engine import AssetGraph, load_graph
+
+log = logging.getLogger(__name__)
+
+DAG_ID = "mongo_assets"
+DEFAULT_SCHEDULE = "@hourly"
+
+
+def table_uri(table: str) -> str:
+    """The Airflow Asset URI of a warehouse table (lineage in Airflow's asset view)."""
+    return f"postgres://warehouse/{table.replace('.', '/')}"
+
+
+def run_asset(name: str, **context: Any) -> dict[str, Any]:
+    """Materialise one asset, unless the run's selection leaves it out."""
+    from etl.engine import materialize
+
+    params = context["params"]
+    graph = load_graph()
+    if name not in graph.select(params.get("selection") or "*"):
+        raise AirflowSkipException(f"{name} is not in selection {params.get('selection')!r}")
+    run_id = context["dag_run"].run_id if context.get("dag_run") else None
+    summary = materialize(name, full_refresh=bool(params.get("full_refresh")), run_id=run_id)
+    outcome = summary[name]
+    if outcome.status != "success":
+        raise RuntimeError(f"{name} {outcome.status}: {outcome.error}")
+    r = outcome.result
+    return {"documents_read": r.documents_read, "rows": r.rows_written, "rejects": r.rejects}
+
+
+def run_checkpoint(name: str, **context: Any) -> dict[str, Any]:
+    """Validate the asset's tables; blocking failures fail the task, warnings are only logged."""
+    from etl.quality import run_checks, suites_for_asset
+
+    results = run_checks(suites_for_asset(load_graph().assets[name]))
+    blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
+    for r in results:
+        for warning in r.warnings:
+            log.warning("%s (warning): %s", r.table, warning)
+    if blocking:
+        raise AirflowFailException("blocking expectations failed: " + "; ".join(blocking))
+    return {"suites": len(results), "warnings": sum(len(r.warnings) for r in results)}
+
+
+def build_docs_task() -> str:
+    from etl.quality import build_docs
+
+    return str(build_docs())
+
+
+def build_dag(
+    graph: AssetGraph | None = None,
+    *,
+    dag_id: str = DAG_ID,
+    schedule: str | None = DEFAULT_SCHEDULE,
+    checked: set[str] | None = None,
+) -> DAG:
+    """The DAG for `graph` (default: the project's). `checked`: assets that get a checkpoint
+    (default: those with Great Expectations suites)."""
+    graph = graph or load_graph()
+    if checked is None:
+        from etl.quality import suites_for_asset
+
+        checked = {n for n, a in graph.assets.items() if suites_for_asset(a)}
+    dag = DAG(
+        dag_id=dag_id,
+        description="MongoDB → PostgreSQL asset graph with Great Expectations checkpoints",
+        schedule=schedule,
+        start_date=datetime(2026, 1, 1),
+        catchup=False,
+        max_active_runs=1,
+        params={
+            "selection": Param("*", type="string", description="Assets to run (etl syntax)."),
+            "full_refresh": Param(False, type="boolean", description="Re-read everything."),
+        },
+        default_args={
+            "retries": 2,
+            "retry_delay": timedelta(seconds=30),
+            "retry_exponential_backoff": True,
+            "max_retry_delay": timedelta(minutes=10),
+        },
+        tags=["mongo-assets"],
+        doc_md=__doc__,
+    )
+    gate: dict[str, Any] = {}  # what downstream assets wait on: the checkpoint, or the asset
+    with dag:
+        docs = PythonOperator(
+            task_id="data_docs",
+            python_callable=build_docs_task,
+            trigger_rule=TriggerRule.ALL_DONE,
+            retries=0,
+        )
+        for group, names in graph.groups.items():
+            with TaskGroup(group_id=group, prefix_group_id=False):
+                for name in names:
+                    asset = graph.assets[name]
+                    task = PythonOperator(
+                        task_id=name,
+                        python_callable=run_asset,
+                        op_kwargs={"name": name},
+                        outlets=[Asset(table_uri(t)) for t in asset.tables],
+                        trigger_rule=TriggerRule.NONE_FAILED,
+                        doc_md=asset.description or None,
+                    )
+                    gate[name] = task
+                    if name in checked:
+                        check = PythonOperator(
+                            task_id=f"check_{name}",
+                            python_callable=run_checkpoint,
+                            op_kwargs={"name": name},
+                            retries=0,
+                        )
+                        task >> check >> docs
+                        gate[name] = check
+                    else:
+                        task >> docs
+        for name in graph.order:
+            for upstream in sorted(graph.upstream[name]):
+                gate[upstream] >> dag.get_task(name)
+    return dag
