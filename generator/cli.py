@@ -1,0 +1,123 @@
+"""`python -m generator`: fill MongoDB (the RAW layer) like a live web shop would.
+
+python -m generator --once --scale 2000 --seed 7 [--dirty 0.05] [--drop]
+python -m generator --continuous --rate 20 [--duration 60]
+python -m generator aviasales --help
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from etl.cli.errors import FriendlyGroup
+from etl.services.mongo import mongo_database
+from etl.settings import get_settings
+from generator.aviasales.cli import app as aviasales_app
+from generator.shop import live_updates, write_once
+from generator.shop.store import ensure_indexes
+
+console = Console()
+app = typer.Typer(
+    cls=FriendlyGroup,
+    help="Fill MongoDB with a web shop's raw documents (and Aviasales searches, see `aviasales`).",
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def write_history(scale: int, seed: int, dirty: float, drop: bool) -> dict[str, int]:
+    """`--once`: a deterministic history, with a progress bar (also used by `etl demo`)."""
+    db = mongo_database()
+    with Progress(
+        TextColumn("[bold]{task.description:<22}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(collection: str, done: int, total: int) -> None:
+            if collection not in tasks:
+                tasks[collection] = bar.add_task(collection, total=total)
+            bar.update(tasks[collection], completed=done)
+
+        return write_once(
+            db,
+            scale,
+            seed,
+            dirty,
+            drop=drop,
+            batch_size=get_settings().batch_size,
+            progress=progress,
+        )
+
+
+def counts_table(db_counts: dict[str, int], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("collection")
+    table.add_column("documents", justify="right")
+    for name, count in db_counts.items():
+        table.add_row(name, f"{count:,}")
+    return table
+
+
+@app.callback(invoke_without_command=True)
+def main(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Write a bulk history and exit.")] = False,
+    continuous: Annotated[
+        bool, typer.Option("--continuous", help="Keep the site alive until Ctrl-C.")
+    ] = False,
+    scale: Annotated[
+        int, typer.Option(min=1, help="--once: about this many sessions (other collections scale).")
+    ] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same documents.")] = 42,
+    dirty: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Fraction of documents given a realistic fault.")
+    ] = 0.0,
+    drop: Annotated[
+        bool, typer.Option("--drop", help="--once: empty the collections first.")
+    ] = False,
+    rate: Annotated[float, typer.Option(min=0.1, help="--continuous: changes per second.")] = 10.0,
+    duration: Annotated[
+        float | None, typer.Option(min=0.1, help="--continuous: stop after this many seconds.")
+    ] = None,
+) -> None:
+    """Write shop documents: a bulk history (--once) or a live site (--continuous)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if once == continuous:
+        raise typer.BadParameter("choose exactly one of --once and --continuous")
+    if once:
+        written = write_history(scale, seed, dirty, drop)
+        console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
+        return
+    run_live(rate, duration, seed)
+
+
+def run_live(rate: float, duration: float | None, seed: int) -> None:
+    db = mongo_database()
+    ensure_indexes(db)
+    totals: dict[str, int] = {}
+    started = time.monotonic()
+    console.print(f"live site: {rate:g} changes/s — Ctrl-C to stop")
+    try:
+        step = 0
+        while duration is None or time.monotonic() - started < duration:
+            for name, n in live_updates(db, 1, seed=seed + step).items():
+                totals[name] = totals.get(name, 0) + n
+            step += 1
+            time.sleep(max(0.0, started + step / rate - time.monotonic()))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    console.print(counts_table(totals, f"{sum(totals.values()):,} changes"))
+
+
+app.add_typer(aviasales_app, name="aviasales")

@@ -1,0 +1,60 @@
+"""The shared world every collection draws from: users, products, catalogue words, the clock.
+
+One pool of users and one of products, so references agree across collections (a ticket's user
+has sessions; a reviewed or recommended product has a price history).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from faker import Faker
+
+CATEGORIES = ("shoes", "jackets", "phones", "laptops", "books", "toys", "kitchen", "garden")
+CURRENCIES = ("USD", "EUR", "RUB")
+DEVICES = {
+    "desktop": (("Windows", "Chrome"), ("macOS", "Safari"), ("Linux", "Firefox")),
+    "mobile": (("Android", "Chrome"), ("iOS", "Safari")),
+    "tablet": (("iPadOS", "Safari"), ("Android", "Chrome")),
+}
+REFERENCE_NOW = datetime(2026, 11, 1, 12, 0, 0)
+"""`--once` histories end here, so the same seed gives the same documents on any day."""
+
+
+def ms(value: datetime) -> datetime:
+    """Truncate to milliseconds, as BSON stores datetimes (so round trips compare equal)."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+@dataclass
+class World:
+    rng: random.Random
+    fake: Faker
+    users: list[str]
+    products: list[str]
+    product_category: dict[str, str]
+    now: datetime
+    history_days: int = 60
+
+    @classmethod
+    def create(cls, scale: int, seed: int, now: datetime = REFERENCE_NOW) -> World:
+        rng = random.Random(seed)
+        fake = Faker()
+        fake.seed_instance(seed)
+        users = [f"U{i:06d}" for i in range(max(10, scale // 5))]
+        products = [f"P{i:05d}" for i in range(max(10, scale // 10))]
+        category = {p: rng.choice(CATEGORIES) for p in products}
+        return cls(rng, fake, users, products, category, now)
+
+    def moment(self, days_back: float | None = None) -> datetime:
+        """A random time in the history window (or within `days_back` days of now)."""
+        span = (days_back if days_back is not None else self.history_days) * 86400
+        return ms(self.now - timedelta(seconds=self.rng.uniform(0, span)))
+
+    def user(self) -> str:
+        return self.rng.choice(self.users)
+
+    def product(self) -> str:
+        return self.rng.choice(self.products)
