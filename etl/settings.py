@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         description="Seconds a run waits for another run of the same asset before giving up.",
     )
 
+    gx_dir: Path = Field(
+        Path(__file__).resolve().parents[1] / "expectations",
+        validation_alias="ETL_GX_DIR",
+        description="The Great Expectations project (suites, checkpoints, data docs).",
+    )
     airflow_schedule: str | None = Field(
         "@hourly",
         validation_alias="ETL_SCHEDULE",

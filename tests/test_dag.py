@@ -51,3 +51,51 @@ def test_dag_settings(graph) -> None:
     assert set(dag.params.keys()) == {"selection", "full_refresh"}
     assert dag.params["selection"] == "*"
     assert dag.default_args["retries"] >= 1
+
+
+def test_a_blocking_failure_fails_the_checkpoint_task_and_a_warning_does_not(db) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from dags.builder import run_checkpoint
+
+    insert = (
+        "INSERT INTO shop.user_sessions (source_id, source_updated_at, source_hash, session_id,"
+        " user_id, start_time, end_time) VALUES (%s, %s, '\\x00', %s, 'U', now(), %s)"
+    )
+    db.execute(insert, ["a", "2026-01-01Z", "s1", "2099-01-01Z"])  # stale: a warning only
+    assert run_checkpoint("user_sessions")["warnings"] >= 1
+    db.execute(insert, ["b", "2026-01-01Z", "s2", "2000-01-01Z"])  # ends before it starts
+    with pytest.raises(AirflowFailException, match="blocking expectations failed"):
+        run_checkpoint("user_sessions")
+
+
+def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
+    from etl.airflow_local import run_dag
+    from generator.shop import write_once
+
+    write_once(mongo, 60, seed=8)
+    report = run_dag("*")
+    assert report.state == "success", report.tasks
+    assert set(report.tasks.values()) == {"success"}
+    assert db.execute("SELECT count(*) FROM shop.user_sessions").fetchone()[0] == 60
+    runs = db.execute("SELECT DISTINCT run_id FROM etl.asset_runs").fetchall()
+    assert len(runs) == 1 and runs[0][0].startswith("manual__")  # the Airflow run id
+    from etl.quality import build_docs
+
+    index = build_docs()
+    assert index.exists()
+    html = index.read_text()
+    assert all(t in html for t in ("shop.user_sessions", "shop.support_tickets", "shop.products"))
+
+
+def test_assets_outside_the_selection_are_skipped_visibly(db, mongo) -> None:
+    from etl.airflow_local import run_dag
+    from generator.shop import write_once
+
+    write_once(mongo, 20, seed=9)
+    report = run_dag("event_logs")
+    assert report.tasks["event_logs"] == "success"
+    assert report.tasks["check_event_logs"] == "success"
+    assert report.tasks["user_sessions"] == "skipped"
+    assert report.tasks["check_user_sessions"] == "skipped"
+    assert report.tasks["data_docs"] == "success"

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from etl.cli.progress import asset_progress
 from etl.cli.render import summary_table
@@ -58,5 +59,47 @@ def materialize_command(
         raise typer.Exit(1)
 
 
+def check(selection: SelectionArg = "*") -> None:
+    """Run the Great Expectations checkpoints of the selected assets' tables.
+
+    Exits 1 if a blocking expectation failed; warnings are listed but do not fail.
+    """
+    from etl.quality import run_checkpoint, suites_for_asset
+
+    graph = load_graph()
+    tables = [t for n in graph.select(selection) for t in suites_for_asset(graph.assets[n])]
+    table = Table(title="checkpoints", title_justify="left")
+    for header in ("table", "expectations", "result", "failed"):
+        table.add_column(header)
+    blocked = False
+    with console.status("running checkpoints…") as spinner:
+        for name in tables:
+            spinner.update(f"checking {name}…")
+            r = run_checkpoint(name)
+            blocked |= bool(r.blocking_failures)
+            verdict = (
+                "[bold red]blocking failure[/]"
+                if r.blocking_failures
+                else "[yellow]warnings[/]"
+                if r.warnings
+                else "[green]passed[/]"
+            )
+            failed = [f"[red]✗[/] {f}" for f in r.blocking_failures]
+            failed += [f"[yellow]![/] {w}" for w in r.warnings]
+            table.add_row(name, str(r.evaluated), verdict, "\n".join(failed))
+    console.print(table)
+    if blocked:
+        raise typer.Exit(1)
+
+
+def docs() -> None:
+    """Build the Great Expectations data docs (the quality report) and print their path."""
+    from etl.quality import build_docs
+
+    console.print(str(build_docs()))
+
+
 def register(app: typer.Typer) -> None:
     app.command("materialize")(materialize_command)
+    app.command()(check)
+    app.command()(docs)
