@@ -1,0 +1,2 @@
+-- One PostgreSQL server, two databases: the warehouse and Airflow's metadata.
+CREATE DATABASE airflow;
