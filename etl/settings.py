@@ -49,6 +49,12 @@ class Settings(BaseSettings):
         validation_alias="ETL_GX_DIR",
         description="The Great Expectations project (suites, checkpoints, data docs).",
     )
+    gx_keep_results: int = Field(
+        20,
+        ge=1,
+        validation_alias="ETL_GX_KEEP_RESULTS",
+        description="Validation results kept per table when the data docs are built (newest).",
+    )
     airflow_schedule: str | None = Field(
         "@hourly",
         validation_alias="ETL_SCHEDULE",

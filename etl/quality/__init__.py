@@ -1,15 +1,39 @@
-"""Data quality with Great Expectations: suites from the models, checkpoints, data docs."""
+"""Data quality with Great Expectations: suites from the models, checkpoints, data docs.
+
+Importing this package does not import Great Expectations (it costs ~11 s): the DAG file calls
+`suites_for_asset` while Airflow parses it. `build_suites` and `expectations_for` import GX when
+called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from etl.quality.checks import CheckResult, build_docs, run_checkpoint, run_checks, suites_for_asset
-from etl.quality.rules import checked_tables, domain_expectation, expectations_for
+from etl.quality.rules import Rule, Severity, checked_tables, domain_expectation, rules_for
+
+if TYPE_CHECKING:
+    from etl.quality.suites import build_suites, expectations_for
 
 __all__ = [
     "CheckResult",
+    "Rule",
+    "Severity",
     "build_docs",
+    "build_suites",
     "checked_tables",
     "domain_expectation",
     "expectations_for",
+    "rules_for",
     "run_checkpoint",
     "run_checks",
     "suites_for_asset",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("build_suites", "expectations_for"):
+        from etl.quality import suites
+
+        return getattr(suites, name)
+    raise AttributeError(f"module 'etl.quality' has no attribute {name!r}")

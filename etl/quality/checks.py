@@ -1,28 +1,22 @@
-"""Running Great Expectations: one file context, one suite + checkpoint per table, data docs.
+"""Running checkpoints and sorting their failures by severity; building the data docs.
 
-The GX project lives in `expectations/` (settings: ETL_GX_DIR). Suites are (re)written from
-`etl.quality.rules` on every run, so the committed JSON always matches the code. The warehouse
-connection is `${GX_WAREHOUSE_URL}` in great_expectations.yml, filled from settings at run time:
-no credentials are ever written to the project.
+`success` on a CheckResult means "no blocking failure": the gate the DAG and `python -m etl
+check` apply. Warning failures are listed in `warnings` and never make a table fail (GX itself
+calls any failed expectation a failed validation; its raw verdict is `gx_success`).
+
+Data docs: `<ETL_GX_DIR>/uncommitted/data_docs/local_site/index.html` (default
+`expectations/uncommitted/...`, git-ignored); every checkpoint updates them (UpdateDataDocsAction).
 """
 
 from __future__ import annotations
 
-import logging
-import os
+import time
 import warnings
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from etl.quality import domain  # noqa: F401  (registers the hand-written expectations)
-from etl.quality.rules import checked_tables, expectations_for
-from etl.services.postgres import postgres_url, sqlalchemy_url
-from etl.settings import get_settings
-
-DATASOURCE = "warehouse"
-log = logging.getLogger(__name__)
+from etl.quality.rules import checked_tables
 
 
 @dataclass
@@ -32,90 +26,110 @@ class CheckResult:
     evaluated: int
     blocking_failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    gx_success: bool = True
+    seconds: float = 0.0
 
 
-@cache
-def _context(root: Path, url: str) -> Any:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import great_expectations as gx
-    os.environ["GX_WAREHOUSE_URL"] = sqlalchemy_url(url)
-    context = gx.get_context(mode="file", context_root_dir=str(root))
-    context.variables.progress_bars = {"globally": False}
-    context.data_sources.add_or_update_sql(name=DATASOURCE, connection_string="${GX_WAREHOUSE_URL}")
-    return context
+def _label(result: Any) -> str:
+    """A one-line name for a failed expectation: its description or type(kwargs), and counts."""
+    config = result.expectation_config
+    hidden = ("batch_id", "unexpected_rows_query")
+    shown = ", ".join(f"{k}={v}" for k, v in config.kwargs.items() if k not in hidden)
+    label = config.description or f"{config.type}({shown})"
+    details = result.result or {}
+    if error := _error(result):
+        label += f" [error: {error}]"
+    elif details.get("unexpected_count"):
+        label += f" [{details['unexpected_count']} unexpected]"
+    elif config.type == "unexpected_rows_expectation" and details.get("observed_value"):
+        label += f" [{details['observed_value']} unexpected rows]"
+    return label
 
 
-def context() -> Any:
-    settings = get_settings()
-    return _context(settings.gx_dir.resolve(), postgres_url(settings))
+def _error(result: Any) -> str | None:
+    """The first line of the exception an expectation raised (GX nests it per metric)."""
+    info = result.exception_info or {}
+    found = [info] + [v for v in info.values() if isinstance(v, dict)]
+    for entry in found:
+        if entry.get("raised_exception"):
+            return str(entry.get("exception_message") or "unknown error").splitlines()[0][:300]
+    return None
 
 
-def _checkpoint(table: str) -> Any:
-    import great_expectations as gx
+def _severity(result: Any) -> str:
+    """Our severity from `meta`; GX's own field as a fallback for expectations added by hand.
 
-    ctx = context()
-    source = ctx.data_sources.get(DATASOURCE)
-    schema, name = table.split(".")
+    An expectation that raised (bad SQL, a renamed column) blocks whatever its severity: a rule
+    that cannot be evaluated must not pass quietly as a warning.
+    """
+    config = result.expectation_config
+    if _error(result):
+        return "blocking"
+    meta = (config.meta or {}).get("severity")
+    if meta in ("blocking", "warning"):
+        return str(meta)
+    gx_severity = str(getattr(config, "severity", "critical"))
+    return "blocking" if gx_severity.endswith("critical") else "warning"
+
+
+def run_checkpoint(table: str, url: str | None = None, run_name: str | None = None) -> CheckResult:
+    """Validate one table against its suite (warehouse from settings unless `url` is given).
+
+    `run_name` (e.g. the Airflow run id) names the run in the data docs.
+    """
+    from etl.quality.project import ensure
+
+    started = time.monotonic()
     try:
-        asset = source.get_asset(table)
-    except LookupError:
-        asset = source.add_table_asset(name=table, table_name=name, schema_name=schema)
-    try:
-        batch = asset.get_batch_definition("whole table")
-    except (KeyError, LookupError):
-        batch = asset.add_batch_definition_whole_table("whole table")
-    suite = ctx.suites.add_or_update(
-        gx.ExpectationSuite(name=table, expectations=expectations_for(table))
-    )
-    definition = ctx.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=table, data=batch, suite=suite)
-    )
-    return ctx.checkpoints.add_or_update(
-        gx.Checkpoint(
-            name=table,
-            validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
-        )
-    )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            checkpoint = ensure(table, url)
+            from great_expectations.core.run_identifier import RunIdentifier
 
-
-def run_checkpoint(table: str) -> CheckResult:
-    """Validate one table; failures are sorted into blocking and warning by severity."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        outcome = _checkpoint(table).run()
-    result = CheckResult(table, success=bool(outcome.success), evaluated=0)
+            outcome = checkpoint.run(run_id=RunIdentifier(run_name=run_name))
+    except Exception as error:  # e.g. the table does not exist: that blocks, readably
+        if type(error).__name__ not in ("TestConnectionError", "ProgrammingError"):
+            raise
+        message = f"cannot validate {table}: {str(error).splitlines()[0]}"
+        return CheckResult(table, False, 0, [message], gx_success=False)
+    result = CheckResult(table, True, 0, gx_success=bool(outcome.success))
     for validation in outcome.run_results.values():
         for r in validation.results:
             result.evaluated += 1
-            if r.success:
-                continue
-            config = r.expectation_config
-            label = config.description or f"{config.type}({_kwargs(config.kwargs)})"
-            severity = (config.meta or {}).get("severity", "blocking")
-            (result.warnings if severity == "warning" else result.blocking_failures).append(label)
+            if not r.success:
+                blocking = _severity(r) == "blocking"
+                (result.blocking_failures if blocking else result.warnings).append(_label(r))
+    result.success = not result.blocking_failures
+    result.seconds = round(time.monotonic() - started, 2)
     return result
 
 
-def _kwargs(kwargs: dict[str, Any]) -> str:
-    shown = {k: v for k, v in kwargs.items() if k not in ("batch_id",)}
-    return ", ".join(f"{k}={v}" for k, v in shown.items())
-
-
-def run_checks(tables: list[str]) -> list[CheckResult]:
-    return [run_checkpoint(t) for t in tables]
+def run_checks(
+    tables: list[str], url: str | None = None, run_name: str | None = None
+) -> list[CheckResult]:
+    return [run_checkpoint(t, url, run_name) for t in tables]
 
 
 def suites_for_asset(asset: Any) -> list[str]:
-    """The suites (one per table) that check an asset's tables."""
+    """The suites (one per table, named after it) that check an asset's tables, parents first.
+
+    Cheap: it does not import Great Expectations, so the DAG file may call it while parsing.
+    """
     known = set(checked_tables())
     return [t for t in asset.tables if t in known]
 
 
-def build_docs() -> Path:
-    """Rebuild the data docs; returns the path of their index.html."""
+def build_docs(url: str | None = None) -> Path:
+    """Rebuild the data docs; returns their index.html.
+
+    First drops all but the newest ETL_GX_KEEP_RESULTS results per table (see prune_results):
+    done here, once at the end of a DAG run, not in the checkpoints that run in parallel.
+    """
+    from etl.quality.project import context, docs_index, prune_results
+    from etl.settings import get_settings
+
+    prune_results(get_settings().gx_keep_results)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        context().build_data_docs()
-    return get_settings().gx_dir.resolve() / "uncommitted/data_docs/local_site/index.html"
+        context(url).build_data_docs()
+    return docs_index()

@@ -1,73 +1,68 @@
-"""Hand-written expectations: what the models cannot say about the data."""
+"""Hand-written expectations: what the models cannot say about the data.
+
+Severity policy: a rule that can only fail when our own transform or the source is wrong blocks
+(the checkpoint task fails, downstream marts wait). A cross-collection reference warns: documents
+arrive out of order and the referenced asset may simply not have run yet in this DAG run, so a
+missing product is worth a report, not a stopped warehouse.
+"""
 
 from __future__ import annotations
 
-from typing import Any
-
-import great_expectations.expectations as gxe
-
 from etl.quality.rules import domain_expectation
 
+# GX substitutes `{batch}` with "(SELECT ...) AS subselect": to alias it, wrap it in a subquery.
 
-@domain_expectation("shop.user_sessions", "blocking")
-def session_ends_after_it_starts(common: dict[str, Any]) -> gxe.Expectation:
-    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="end_time",
-        column_B="start_time",
-        or_equal=True,
-        ignore_row_if="either_value_is_missing",
-        **common,
-    )
+domain_expectation(
+    "shop.user_sessions",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+    "blocking",
+    description="a session ends at or after it starts",
+    column_A="end_time",
+    column_B="start_time",
+    or_equal=True,
+    ignore_row_if="either_value_is_missing",
+)
 
+domain_expectation(
+    "shop.ticket_messages",
+    "unexpected_rows_expectation",
+    "blocking",
+    description="no message is sent before its ticket was created",
+    unexpected_rows_query=(
+        "SELECT m.ticket_id, m.position, m.sent_at, t.created_at FROM (SELECT * FROM {batch}) m "
+        "JOIN shop.support_tickets t USING (ticket_id) WHERE m.sent_at < t.created_at"
+    ),
+)
 
-@domain_expectation("shop.ticket_messages", "blocking")
-def messages_after_ticket_creation(common: dict[str, Any]) -> gxe.Expectation:
-    return gxe.UnexpectedRowsExpectation(
-        description="no message is sent before its ticket was created",
+REFERENCES = (("shop.recommended_products", "user_id"), ("shop.moderation_queue", "review_id"))
+for _table, _key in REFERENCES:
+    domain_expectation(
+        _table,
+        "unexpected_rows_expectation",
+        "warning",
+        description="every referenced product exists in shop.products",
         unexpected_rows_query=(
-            "SELECT m.ticket_id, m.position FROM {batch} m "
-            "JOIN shop.support_tickets t USING (ticket_id) WHERE m.sent_at < t.created_at"
+            f"SELECT r.{_key}, r.product_id FROM (SELECT * FROM {{batch}}) r WHERE NOT EXISTS "
+            "(SELECT 1 FROM shop.products p WHERE p.product_id = r.product_id)"
         ),
-        **common,
     )
 
+domain_expectation(
+    "aviasales.tickets",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+    "blocking",
+    description="a return flight leaves after the outbound one",
+    column_A="return_at",
+    column_B="departure_at",
+    ignore_row_if="either_value_is_missing",
+)
 
-@domain_expectation("shop.recommended_products", "warning")
-def recommended_products_exist(common: dict[str, Any]) -> gxe.Expectation:
-    return gxe.UnexpectedRowsExpectation(
-        description="every recommended product exists in shop.products",
-        unexpected_rows_query=(
-            "SELECT r.user_id, r.product_id FROM {batch} r "
-            "WHERE NOT EXISTS (SELECT 1 FROM shop.products p WHERE p.product_id = r.product_id)"
-        ),
-        **common,
-    )
-
-
-@domain_expectation("shop.moderation_queue", "warning")
-def reviewed_products_exist(common: dict[str, Any]) -> gxe.Expectation:
-    return gxe.UnexpectedRowsExpectation(
-        description="every reviewed product exists in shop.products",
-        unexpected_rows_query=(
-            "SELECT r.review_id, r.product_id FROM {batch} r "
-            "WHERE NOT EXISTS (SELECT 1 FROM shop.products p WHERE p.product_id = r.product_id)"
-        ),
-        **common,
-    )
-
-
-@domain_expectation("aviasales.tickets", "blocking")
-def return_after_departure(common: dict[str, Any]) -> gxe.Expectation:
-    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="return_at",
-        column_B="departure_at",
-        ignore_row_if="either_value_is_missing",
-        **common,
-    )
-
-
-@domain_expectation("aviasales.tickets", "warning")
-def departure_after_search(common: dict[str, Any]) -> gxe.Expectation:
-    return gxe.ExpectColumnPairValuesAToBeGreaterThanB(
-        column_A="departure_at", column_B="found_at", **common
-    )
+domain_expectation(
+    "aviasales.tickets",
+    "expect_column_pair_values_a_to_be_greater_than_b",
+    "warning",
+    description="an offer departs after the search that found it",
+    column_A="departure_at",
+    column_B="found_at",
+    ignore_row_if="either_value_is_missing",
+)

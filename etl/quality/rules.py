@@ -1,123 +1,162 @@
-"""What "good data" means, per table: expectations derived from the models, plus domain ones.
+"""What "good data" means, per table, as plain data: expectation type, kwargs and a severity.
 
-Generated from SQLModel metadata, so a new column or rule is checked without touching this file:
-not-null for required columns, uniqueness of keys, value sets for `Literal` enumerations, ranges
-from `ge/le`, regexes from patterns — all blocking. Hand-written domain expectations follow, each
-with its severity. Cross-collection references are expectations, not foreign keys (documents
-arrive out of order); they warn rather than block, because a rejected parent document should not
-stop the whole warehouse.
+Rules are derived from the SQLModel metadata, so a new column or field rule is checked without
+touching this package: not-null for required columns, uniqueness of primary and natural keys,
+value sets for `Literal` enumerations, ranges from `ge/le`, regexes from patterns (all blocking),
+plus a row count and a freshness check (warnings). Hand-written domain rules are registered with
+`domain_expectation` (see `etl/quality/domain.py`; marts declare theirs next to their SQL).
+
+This module deliberately does not import Great Expectations (about 11 s of imports): the DAG file
+asks `checked_tables()` while Airflow parses it, and that must stay fast. `suites.py` turns rules
+into GX objects when a checkpoint actually runs.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import great_expectations.expectations as gxe
 import sqlalchemy as sa
 
 import models
 from models.base import column_rules
 
 Severity = Literal["blocking", "warning"]
-GX_SEVERITY = {"blocking": "critical", "warning": "warning"}
+GX_SEVERITY: dict[Severity, str] = {"blocking": "critical", "warning": "warning"}
 CHECKED_SCHEMAS = ("shop", "aviasales", "dwh")
 FRESHNESS_DAYS = 7
 
 
 @dataclass(frozen=True)
 class Rule:
+    """One expectation for one table, GX-free: `type` is the GX snake_case expectation type."""
+
     table: str
-    severity: Severity
-    build: Callable[[dict[str, Any]], gxe.Expectation]
-    """Builds the expectation from common keyword arguments (severity, meta)."""
+    type: str
+    kwargs: dict[str, Any] = field(hash=False)
+    severity: Severity = "blocking"
+    description: str | None = None
+    origin: Literal["model", "generic", "domain"] = "domain"
+
+    @property
+    def key(self) -> str:
+        """A stable identity (type + kwargs): gives each expectation a deterministic GX id."""
+        return f"{self.table}|{self.type}|{json.dumps(self.kwargs, sort_keys=True, default=str)}"
 
 
 DOMAIN: dict[str, list[Rule]] = defaultdict(list)
 
 
-def domain_expectation(table: str, severity: Severity) -> Callable[[Callable], Callable]:
-    """Register a hand-written expectation for `table` (also usable for marts)."""
+def domain_expectation(
+    table: str,
+    expectation: str | Any,
+    severity: Severity = "blocking",
+    *,
+    description: str | None = None,
+    **kwargs: Any,
+) -> Rule:
+    """Register a hand-written expectation for `table` (a model table or a mart).
 
-    def register(build: Callable[[dict[str, Any]], gxe.Expectation]) -> Callable:
-        DOMAIN[table].append(Rule(table, severity, build))
-        return build
+    `expectation` is a GX expectation type name ("expect_column_values_to_be_between", ...) with
+    its kwargs, or an already built GX Expectation object (its type and kwargs are taken).
+    Registering the same rule twice (a module imported twice) keeps one copy.
+    """
+    if severity not in GX_SEVERITY:
+        raise ValueError(f"severity must be 'blocking' or 'warning', not {severity!r}")
+    if not isinstance(expectation, str):  # a GX Expectation instance
+        config = expectation.configuration
+        description = description or expectation.description
+        expectation, kwargs = config.type, {**config.kwargs, **kwargs}
+        kwargs.pop("batch_id", None)
+    rule = Rule(table, expectation, kwargs, severity, description, "domain")
+    if all(r.key != rule.key for r in DOMAIN[table]):
+        DOMAIN[table].append(rule)
+    return rule
 
-    return register
+
+def _keys(table: sa.Table) -> list[tuple[str, ...]]:
+    """Primary key, unique constraints, unique indexes and unique columns, without repeats."""
+    keys = [tuple(c.name for c in table.primary_key.columns)]
+    for constraint in table.constraints:
+        if isinstance(constraint, sa.UniqueConstraint):
+            keys.append(tuple(c.name for c in constraint.columns))
+    keys += [tuple(c.name for c in ix.columns) for ix in table.indexes if ix.unique]
+    keys += [(c.name,) for c in table.columns if c.unique]
+    return [k for i, k in enumerate(keys) if k and k not in keys[:i]]
 
 
-def _common(severity: Severity, origin: str) -> dict[str, Any]:
-    return {"severity": GX_SEVERITY[severity], "meta": {"severity": severity, "origin": origin}}
+def model_rules(table: sa.Table) -> list[Rule]:
+    """The rules a model's own declarations imply (all blocking: the loader enforces them too)."""
+    name = table.fullname
 
+    def rule(kind: str, **kwargs: Any) -> Rule:
+        return Rule(name, kind, kwargs, "blocking", None, "model")
 
-def model_expectations(table: sa.Table) -> list[gxe.Expectation]:
-    """The expectations a model's own declarations imply (all blocking)."""
-    model = models.model_for(table.fullname)
-    common = _common("blocking", "model")
-    out: list[gxe.Expectation] = []
-    for rule in column_rules(model):
-        if rule.required:
-            out.append(gxe.ExpectColumnValuesToNotBeNull(column=rule.column, **common))
-        if rule.choices:
+    out: list[Rule] = []
+    for r in column_rules(models.model_for(name)):
+        if r.required:
+            out.append(rule("expect_column_values_to_not_be_null", column=r.column))
+        if r.choices:
             out.append(
-                gxe.ExpectColumnValuesToBeInSet(
-                    column=rule.column, value_set=list(rule.choices), **common
-                )
+                rule("expect_column_values_to_be_in_set", column=r.column, value_set=[*r.choices])
             )
-        if rule.ge is not None or rule.le is not None:
-            out.append(
-                gxe.ExpectColumnValuesToBeBetween(
-                    column=rule.column,
-                    min_value=float(rule.ge) if rule.ge is not None else None,
-                    max_value=float(rule.le) if rule.le is not None else None,
-                    **common,
-                )
-            )
-        if rule.pattern:
-            out.append(
-                gxe.ExpectColumnValuesToMatchRegex(column=rule.column, regex=rule.pattern, **common)
-            )
-    key = [c.name for c in table.primary_key.columns]
-    if len(key) == 1:
-        out.append(gxe.ExpectColumnValuesToBeUnique(column=key[0], **common))
-    else:
-        out.append(gxe.ExpectCompoundColumnsToBeUnique(column_list=key, **common))
-    if "source_id" in table.columns:
-        out.append(gxe.ExpectColumnValuesToBeUnique(column="source_id", **common))
+        if r.ge is not None or r.le is not None:
+            bounds = {
+                "min_value": float(r.ge) if r.ge is not None else None,
+                "max_value": float(r.le) if r.le is not None else None,
+            }
+            out.append(rule("expect_column_values_to_be_between", column=r.column, **bounds))
+        if r.pattern:
+            regex = rule("expect_column_values_to_match_regex", column=r.column, regex=r.pattern)
+            out.append(regex)
+    for key in _keys(table):
+        if len(key) == 1:
+            out.append(rule("expect_column_values_to_be_unique", column=key[0]))
+        else:
+            out.append(rule("expect_compound_columns_to_be_unique", column_list=[*key]))
     return out
 
 
-def generic_expectations(table: sa.Table) -> list[gxe.Expectation]:
-    """Row count after a load, and freshness of parents (warnings)."""
-    common = _common("warning", "generic")
-    out: list[gxe.Expectation] = [gxe.ExpectTableRowCountToBeBetween(min_value=1, **common)]
-    if "source_updated_at" in table.columns:
-        out.append(
-            gxe.UnexpectedRowsExpectation(
-                description=f"the newest source_updated_at is at most {FRESHNESS_DAYS} days old",
-                unexpected_rows_query=(
-                    "SELECT max(source_updated_at) AS newest FROM {batch} "
-                    f"HAVING max(source_updated_at) < now() - interval '{FRESHNESS_DAYS} days'"
-                ),
-                **common,
-            )
+def generic_rules(table: str, columns: set[str] | None = None) -> list[Rule]:
+    """Every checked table should have rows after a load, and parents should be fresh.
+
+    Warnings: an empty child table (no review has flags yet) or a quiet source is worth a look,
+    not a reason to stop the pipeline.
+    """
+    out = [
+        Rule(table, "expect_table_row_count_to_be_between", {"min_value": 1}, "warning",
+             "the table has rows after a load", "generic"),
+    ]  # fmt: skip
+    if columns and "source_updated_at" in columns:
+        query = (
+            "SELECT max(source_updated_at) AS newest FROM {batch} "
+            f"HAVING max(source_updated_at) < now() - interval '{FRESHNESS_DAYS} days'"
         )
+        out.append(
+            Rule(table, "unexpected_rows_expectation", {"unexpected_rows_query": query}, "warning",
+                 f"the newest source_updated_at is at most {FRESHNESS_DAYS} days old", "generic")
+        )  # fmt: skip
     return out
 
 
-def expectations_for(table: str) -> list[gxe.Expectation]:
+def rules_for(table: str) -> list[Rule]:
+    """All rules of one table's suite: model-derived, generic, then hand-written."""
+    from etl.quality import domain  # noqa: F401  (registers the hand-written rules)
+
     sa_table = models.metadata.tables.get(table)
-    out: list[gxe.Expectation] = []
+    out: list[Rule] = []
     if sa_table is not None:
-        out += model_expectations(sa_table) + generic_expectations(sa_table)
-    for rule in DOMAIN.get(table, []):
-        out.append(rule.build(_common(rule.severity, "domain")))
-    return out
+        out += model_rules(sa_table) + generic_rules(table, set(sa_table.columns.keys()))
+    elif table in DOMAIN:  # a mart known only by its domain rules
+        out += generic_rules(table)
+    return out + DOMAIN.get(table, [])
 
 
 def checked_tables() -> list[str]:
-    """Every table that has a suite: the models' tables plus tables with domain rules."""
+    """Every table that has a suite: the models' tables plus tables with domain rules (marts)."""
+    from etl.quality import domain  # noqa: F401
+
     tables = [t.fullname for t in models.metadata.sorted_tables if t.schema in CHECKED_SCHEMAS]
     return tables + sorted(set(DOMAIN) - set(tables))
