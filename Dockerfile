@@ -1,18 +1,30 @@
-# The project on the official Airflow image: the same image runs every Airflow component,
-# the migrations (init) and the shop generator.
+# syntax=docker/dockerfile:1
+# The project on the official Airflow image: one image runs every Airflow component, the init
+# job (migrations), the shop generator and the Aviasales simulator/proxy.
 FROM apache/airflow:3.3.2-python3.11
 
 USER airflow
 WORKDIR /opt/airflow/project
-COPY --chown=airflow:root pyproject.toml README.md alembic.ini ./
+
+# Dependencies first (cached until pyproject.toml changes). Pinning apache-airflow to the image's
+# own version stops pip from up- or downgrading Airflow; [fab] is the auth manager compose uses.
+COPY --chown=airflow:root pyproject.toml README.md ./
+RUN mkdir -p etl models generator dags \
+    && pip install --no-cache-dir "apache-airflow[fab]==${AIRFLOW_VERSION}" . \
+    && pip uninstall -y mongo-assets
+
+COPY --chown=airflow:root alembic.ini ./
 COPY --chown=airflow:root alembic ./alembic
 COPY --chown=airflow:root etl ./etl
 COPY --chown=airflow:root models ./models
 COPY --chown=airflow:root generator ./generator
 COPY --chown=airflow:root dags ./dags
+# The committed GX project; uncommitted/ (results, data docs) is the quality-reports volume.
 COPY --chown=airflow:root expectations ./expectations
-RUN pip install --no-cache-dir .
+RUN pip install --no-cache-dir --no-deps . \
+    && mkdir -p expectations/uncommitted
 
 ENV AIRFLOW__CORE__DAGS_FOLDER=/opt/airflow/project/dags \
     AIRFLOW__CORE__LOAD_EXAMPLES=False \
-    ETL_GX_DIR=/opt/airflow/project/expectations
+    ETL_GX_DIR=/opt/airflow/project/expectations \
+    PYTHONPATH=/opt/airflow/project
