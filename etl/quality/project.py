@@ -129,7 +129,7 @@ def _stored(store: Any, wanted: Any) -> Any:
 
 
 def ensure(table: str, url: str | None = None) -> Any:
-    """The checkpoint for `table`, after adding whatever of its project entries is missing."""
+    """The checkpoint for `table`; its project entries are written only if missing or stale."""
     cached = _cached(url)
     if table in cached.checkpoints:
         return cached.checkpoints[table]
