@@ -17,6 +17,7 @@ def model_for(table: str) -> type[SQLModel]:
             return mapper.class_
     raise KeyError(table)
 
+
 SCHEMAS = ("etl", "shop", "aviasales")
 
 __all__ = ["SCHEMAS", "aviasales", "etl", "metadata", "model_for", "shop"]

@@ -3,6 +3,11 @@
 `request_logs` has one row per logged call, failures included; `tickets` one row per offer per
 search, a child of its request so a re-loaded log replaces its offers. `found_at` is the time of
 the search, not of the load: it is what the booking-window analysis measures from.
+
+A call the proxy refused before asking the upstream (a 422: bad IATA code, bad date) still has a
+row, with `origin`/`destination` NULL when they were not valid codes and the reason in `error`.
+`departure_date`/`return_date` are the requested days (NULL for a whole-month query);
+`tickets.departure_date` is the offer's local calendar day, as the API wrote it with its offset.
 """
 
 from __future__ import annotations
@@ -32,11 +37,11 @@ class RequestLog(SourceTracked, table=True):
     __table_args__ = SCHEMA
 
     request_id: str = Text(primary_key=True)
-    origin: str = Iata(index=True)
-    destination: str = Iata(index=True)
+    origin: str | None = Iata(default=None, index=True)
+    destination: str | None = Iata(default=None, index=True)
     departure_date: date | None = Field(default=None)
     return_date: date | None = Field(default=None)
-    one_way: bool = Field(default=True)
+    one_way: bool | None = Field(default=None)
     search_date: date = Field(index=True)
     status_code: int | None = Field(default=None, ge=100, le=599)
     success: bool
@@ -73,6 +78,7 @@ class Ticket(SQLModel, table=True):
     airline: str = Field(sa_type=sa.Text, schema_extra={"pattern": IATA_AIRLINE})
     flight_number: str = Text()
     departure_at: datetime = Timestamp(index=True)
+    departure_date: date = Field(index=True)
     return_at: datetime | None = Timestamp()
     price: Decimal = Money(ge=Decimal("0.01"))  # a fare of 0 is a broken offer
     currency: str = Field(sa_type=sa.CHAR(3), schema_extra={"pattern": "^[A-Z]{3}$"})

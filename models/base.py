@@ -68,6 +68,11 @@ class SourceTracked(SQLModel):
     source_hash: bytes = Field(
         sa_type=sa.LargeBinary, description="Hash of the raw document and the transform version"
     )
+    loaded_at: datetime = Timestamp(
+        index=True,
+        sa_column_kwargs={"server_default": sa.func.now()},
+        description="When the row was last written (the loading transaction's start)",
+    )
 
 
 @dataclass(frozen=True)

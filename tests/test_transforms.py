@@ -190,9 +190,9 @@ def test_lenient_items_set_bad_items_aside_and_keep_the_rest() -> None:
         ]
     }
 
-    def offer_row(offer: Doc) -> dict[str, Any]:
+    def offer_row(position: int, offer: Doc) -> dict[str, Any]:
         return {
-            "position": 0,
+            "position": position,
             "origin": offer.text("origin"),
             "destination": offer.text("destination"),
             "origin_airport": offer.text("origin"),
@@ -200,6 +200,7 @@ def test_lenient_items_set_bad_items_aside_and_keep_the_rest() -> None:
             "airline": offer.text("airline"),
             "flight_number": offer.text("flight_number"),
             "departure_at": T0,
+            "departure_date": T0.date(),
             "price": offer.money("price"),
             "currency": "RUB",
             "transfers": offer.int("transfers"),

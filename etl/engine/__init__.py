@@ -10,6 +10,7 @@ from etl.engine.runner import AssetOutcome, RunSummary, materialize
 from etl.engine.spec import (
     Asset,
     AssetDeclarationError,
+    Incremental,
     IngestAsset,
     Rows,
     SqlAsset,
@@ -26,6 +27,7 @@ __all__ = [
     "AssetOutcome",
     "AssetResult",
     "Doc",
+    "Incremental",
     "IngestAsset",
     "Rows",
     "RunContext",

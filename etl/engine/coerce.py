@@ -64,6 +64,28 @@ def to_datetime(value: Any) -> datetime | None:
     raise CoercionError(f"{type(value).__name__} {_describe(value)} is not a timestamp")
 
 
+def to_date(value: Any) -> date | None:
+    """A calendar day: a BSON date (its UTC day), or an ISO date or timestamp string, whose day
+    is taken as written: "2026-12-05T01:10:00+03:00" is the 5th, the local day of that clock."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        moment = to_datetime(value)
+        assert moment is not None
+        return moment.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return (
+                date.fromisoformat(text) if len(text) == 10 else datetime.fromisoformat(text).date()
+            )
+        except ValueError:
+            raise CoercionError(f"{_describe(value)} is not an ISO-8601 date") from None
+    raise CoercionError(f"{type(value).__name__} {_describe(value)} is not a date")
+
+
 def to_decimal(value: Any) -> Decimal | None:
     """Money: Decimal128, int, float or numeric string → Decimal (finite)."""
     if value is None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlmodel import SQLModel
 
 from etl.engine import coerce
-from etl.engine.tables import row_validator
+from etl.engine.tables import row_validator, unique_keys
 
 
 @dataclass
@@ -56,16 +56,22 @@ class Doc:
         return self._item_rejects
 
     def lenient(
-        self, path: str, model: type[SQLModel], build: Callable[[Doc], dict[str, Any] | None]
+        self,
+        path: str,
+        model: type[SQLModel],
+        build: Callable[[int, Doc], dict[str, Any] | None],
     ) -> list[dict[str, Any]]:
         """Rows for child `model`, one per object in array `path`, item by item.
 
         For arrays whose items are independent facts (offers in a search response): an item
-        whose values cannot be coerced or break `model`'s rules becomes an item reject with its
-        reasons, and the document and its other items still load. `build` may return None to
-        skip an item deliberately.
+        whose values cannot be coerced, that breaks `model`'s rules, or that repeats an earlier
+        item's unique key (the model's unique constraints) becomes an item reject with its
+        reasons, and the document and its other items still load. `build(position, item)` may
+        return None to skip an item deliberately.
         """
         check = row_validator(model)
+        keys = unique_keys(model)
+        seen: dict[tuple[tuple[str, ...], tuple[Any, ...]], str] = {}
         rows = []
         for position, item in enumerate(self._list(path)):
             where = f"{self._prefix}{path}[{position}]"
@@ -74,13 +80,21 @@ class Doc:
                 self._item_rejects.append(ItemReject(where, [reason], item))
                 continue
             item_doc = Doc(item, prefix=f"{where}.", item_rejects=self._item_rejects)
-            row = build(item_doc)
+            row = build(position, item_doc)
             if row is None:
                 continue
             problems = item_doc.errors + [f"{where}.{p}" for p in check(row)]
+            identities = [(columns, tuple(map(row.get, columns))) for columns in keys]
+            if not problems:
+                problems = [
+                    f"{where}: same {', '.join(columns)} as {seen[(columns, value)]}"
+                    for columns, value in identities
+                    if (columns, value) in seen
+                ]
             if problems:
                 self._item_rejects.append(ItemReject(where, problems, item))
             else:
+                seen.update(dict.fromkeys(identities, where))
                 rows.append(row)
         return rows
 
@@ -116,6 +130,9 @@ class Doc:
 
     def ts(self, path: str) -> datetime | None:
         return self._coerce(path, coerce.to_datetime)
+
+    def date(self, path: str) -> date | None:
+        return self._coerce(path, coerce.to_date)
 
     def money(self, path: str) -> Decimal | None:
         return self._coerce(path, coerce.to_decimal)

@@ -374,11 +374,14 @@ class TableLoader:
                 ).format(t=p.ident, s=p.stage_ident, k=key, only=only.format(k=key)),
                 params,
             )
-            updates = sql.SQL(", ").join(
+            assignments = [
                 sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
                 for c in p.columns
                 if c != self.key
-            )
+            ]
+            if p.stamped:
+                assignments.append(sql.SQL("loaded_at = now()"))
+            updates = sql.SQL(", ").join(assignments)
             cur.execute(
                 sql.SQL(
                     "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} s WHERE {only} "

@@ -93,13 +93,35 @@ class TableAsset(Asset):
         return run_table_asset(self, ctx)
 
 
+@dataclass(frozen=True)
+class Incremental:
+    """How a mart rebuilds only what changed: the partitions whose inputs were (re)loaded.
+
+    `partition` is a column of the mart (a day, a search date). `changed` is a query returning
+    the partition values of input rows loaded since `%(since)s` (compare the inputs' `loaded_at`).
+    The mart's SELECT may narrow its inputs with `%(partitions)s` (the array being rebuilt, NULL
+    on a full build); the engine filters its output on the partition column either way.
+    A partition value must be an immutable fact of its input row (the day a search was made):
+    a row that moves to another partition is corrected by the next full build (`--full-refresh`).
+    """
+
+    partition: str
+    changed: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class SqlAsset(Asset):
-    """A table rebuilt from one SELECT; readers see the old or the new table, never half."""
+    """A mart: a table defined by one SELECT; readers see the old or the new contents, never half.
+
+    `key` is the mart's grain: its columns are made NOT NULL and unique, so a join that fans out
+    fails the build (and the previous table stays) instead of publishing double counts.
+    """
 
     sql: str
     schema: str = "dwh"
+    key: tuple[str, ...] = ()
     indexes: tuple[str, ...] = ()  # column lists, e.g. "user_id, day"
+    incremental: Incremental | None = None
 
     kind: str = field(init=False, default="sql")
 
@@ -188,18 +210,29 @@ def sql_asset(
     sql: str,
     deps: tuple[str, ...],
     group: str,
+    key: tuple[str, ...] = (),
     description: str = "",
     indexes: tuple[str, ...] = (),
+    incremental: Incremental | None = None,
     schema: str = "dwh",
 ) -> SqlAsset:
-    """Declare a mart: `sql` is one SELECT over the upstream assets' tables."""
+    """Declare a mart: `sql` is one SELECT over the upstream assets' tables.
+
+    The SELECT runs with psycopg parameters (`%(partitions)s`), so a literal % is written %%.
+    """
+    if incremental is not None and incremental.partition not in key:
+        raise AssetDeclarationError(
+            f"mart {name!r}: the partition column {incremental.partition!r} must be in its key"
+        )
     asset = SqlAsset(
         name=name,
         group=group,
         deps=deps,
         description=description,
         sql=sql,
+        key=key,
         indexes=indexes,
+        incremental=incremental,
         schema=schema,
     )
     register(asset)

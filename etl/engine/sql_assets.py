@@ -1,38 +1,208 @@
-"""Rebuilding a SQL asset (a mart) atomically: build aside, then swap in one transaction.
+"""Building a SQL asset (a mart), always in one transaction: readers see old or new, never half.
 
-Readers keep seeing the previous table until the swap commits; a failed build leaves it intact.
-Running twice gives the same contents (the SELECT is the whole definition).
+Full build: `CREATE TABLE <name>__building AS <select>`, the key made NOT NULL and unique (a
+join that fans out fails here, and the previous table stays), then DROP the old table and
+RENAME the new one. Running it twice gives the same contents: the SELECT is the whole definition.
+
+Incremental build (marts declared with `Incremental`): only the partitions whose inputs were
+loaded since the previous build are recomputed: DELETE them, INSERT them again from the same
+SELECT. "Since" is stored in `etl.watermarks` with the data, in the same transaction. It is the
+start of the oldest transaction still open when the previous build began (not the build's own
+clock), so rows a concurrent load committed after that build had read are not missed.
+
+A build falls back to a full one when there is no previous build, when the definition changed
+(its hash is kept in the table's COMMENT, next to the description analysts see), on
+`--full-refresh`, and after an upstream full refresh deleted rows (deletions leave no
+`loaded_at` to find).
 """
 
 from __future__ import annotations
 
-from psycopg import sql
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import ClientCursor, sql
 
 from etl.engine.context import AssetResult, RunContext
 from etl.engine.spec import SqlAsset
+from etl.engine.state import Watermark, load_watermark, save_watermark
+from etl.errors import UserFacingError
 from etl.services.postgres import pg_connect
+
+DEFINITION = re.compile(r"\[definition ([0-9a-f]+)\]$")
+OLDEST_OPEN_TRANSACTION = """
+SELECT least(now(), min(xact_start)) FROM pg_stat_activity
+WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
+"""
+UPSTREAM_DELETED = """
+SELECT 1 FROM etl.asset_runs WHERE asset = ANY(%(deps)s) AND full_refresh AND rows_deleted > 0
+AND finished_at >= %(since)s LIMIT 1
+"""
+
+
+class MartBuildError(UserFacingError):
+    """A mart's SELECT broke its declared grain (NULL or duplicate key): nothing was replaced."""
+
+
+@dataclass(frozen=True)
+class _Names:
+    schema: str
+    name: str
+
+    @property
+    def target(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.name)
+
+    @property
+    def building(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, f"{self.name}__building")
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+
+@contextmanager
+def _grain_guard(asset: SqlAsset, names: _Names) -> Iterator[None]:
+    """Turn PostgreSQL's NULL/duplicate key refusal into a readable build failure."""
+    try:
+        yield
+    except (psycopg.errors.NotNullViolation, psycopg.errors.UniqueViolation) as exc:
+        detail = (exc.diag.message_detail or exc.diag.message_primary or str(exc)).strip()
+        raise MartBuildError(
+            f"{names.qualified}: the SELECT breaks the grain ({', '.join(asset.key)}): "
+            f"{detail} Nothing was replaced."
+        ) from None
+
+
+def definition_hash(asset: SqlAsset) -> str:
+    """Changes whenever the table's shape or meaning can: SQL, key, indexes, partition."""
+    parts = [asset.sql, *asset.key, "|", *asset.indexes, "|"]
+    if asset.incremental:
+        parts += [asset.incremental.partition, asset.incremental.changed]
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
 
 
 def rebuild(asset: SqlAsset, ctx: RunContext) -> AssetResult:
-    target = sql.Identifier(asset.schema, asset.name)
-    building = sql.Identifier(asset.schema, f"{asset.name}__building")
+    names = _Names(asset.schema, asset.name)
     result = AssetResult()
     with pg_connect(ctx.postgres_url) as conn, conn.transaction():
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(asset.schema)))
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(building))
-        conn.execute(sql.SQL("CREATE TABLE {} AS ").format(building) + sql.SQL(asset.sql))  # type: ignore[arg-type]
-        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
-        conn.execute(
-            sql.SQL("ALTER TABLE {} RENAME TO {}").format(building, sql.Identifier(asset.name))
+        cur = ClientCursor(conn)  # CREATE TABLE AS takes no server-side parameters
+        floor = cur.execute(OLDEST_OPEN_TRANSACTION).fetchone()[0]  # type: ignore[index]
+        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(asset.schema)))
+        since = _incremental_since(asset, ctx, cur, names)
+        if since is None:
+            result.add_rows(names.qualified, _build_full(asset, cur, names))
+            result.note = "full build"
+        else:
+            result.watermark_before = Watermark(since, None).to_json()
+            changed = asset.incremental.changed  # type: ignore[union-attr]
+            partitions = [row[0] for row in cur.execute(changed, {"since": since})]
+            result.add_rows(names.qualified, _build_partitions(asset, cur, names, partitions))
+            result.note = f"{len(partitions)} partition(s) rebuilt"
+        if asset.incremental:
+            save_watermark(conn, asset.name, names.qualified, Watermark(floor, None), ctx.run_id)
+            result.watermark_after = Watermark(floor, None).to_json()
+    return result
+
+
+def _incremental_since(
+    asset: SqlAsset, ctx: RunContext, cur: psycopg.Cursor, names: _Names
+) -> datetime | None:
+    """When the last build's inputs end, or None when this build must be a full one."""
+    if asset.incremental is None or ctx.full_refresh:
+        return None
+    comment = cur.execute(
+        "SELECT obj_description(to_regclass(%s), 'pg_class')", [names.qualified]
+    ).fetchone()
+    stored = DEFINITION.search(comment[0] or "") if comment else None
+    if stored is None or stored.group(1) != definition_hash(asset):
+        return None
+    mark = load_watermark(cur.connection, asset.name, names.qualified)
+    if mark is None or mark.cursor_value is None:
+        return None
+    deleted = cur.execute(UPSTREAM_DELETED, {"deps": list(asset.deps), "since": mark.cursor_value})
+    return None if deleted.fetchone() else mark.cursor_value
+
+
+def _build_full(asset: SqlAsset, cur: psycopg.Cursor, names: _Names) -> int:
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(names.building))
+    cur.execute(
+        sql.SQL("CREATE TABLE {} AS ").format(names.building) + sql.SQL(asset.sql),  # type: ignore[arg-type]
+        {"partitions": None},
+    )
+    indexes = _index_building(asset, cur, names)
+    cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(names.target))
+    cur.execute(
+        sql.SQL("ALTER TABLE {} RENAME TO {}").format(names.building, sql.Identifier(names.name))
+    )
+    for temporary, final in indexes:
+        cur.execute(
+            sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+                sql.Identifier(names.schema, temporary), sql.Identifier(final)
+            )
         )
-        for i, columns in enumerate(asset.indexes):
-            conn.execute(
-                sql.SQL("CREATE INDEX {} ON {} ({})").format(
-                    sql.Identifier(f"ix_{asset.name}_{i}"),
-                    target,
-                    sql.SQL(", ").join(sql.Identifier(c.strip()) for c in columns.split(",")),
+    description = " ".join(asset.description.split())
+    cur.execute(
+        sql.SQL("COMMENT ON TABLE {} IS {}").format(
+            names.target,
+            sql.Literal(f"{description} [definition {definition_hash(asset)}]".strip()),
+        )
+    )
+    count = cur.execute(sql.SQL("SELECT count(*) FROM {}").format(names.target)).fetchone()
+    return count[0] if count else 0
+
+
+def _index_building(asset: SqlAsset, cur: psycopg.Cursor, names: _Names) -> list[tuple[str, str]]:
+    """Key constraints and indexes on the new table, under temporary names; returns renames."""
+    renames = []
+    with _grain_guard(asset, names):
+        for column in asset.key:
+            cur.execute(
+                sql.SQL("ALTER TABLE {} ALTER COLUMN {} SET NOT NULL").format(
+                    names.building, sql.Identifier(column)
                 )
             )
-        count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(target)).fetchone()
-        result.add_rows(f"{asset.schema}.{asset.name}", count[0] if count else 0)
-    return result
+        specs = [("key", ", ".join(asset.key), True)] if asset.key else []
+        specs += [(str(i), columns, False) for i, columns in enumerate(asset.indexes)]
+        for suffix, columns, unique in specs:
+            temporary, final = f"{names.name}__building_{suffix}", f"ix_{names.name}_{suffix}"
+            cur.execute(
+                sql.SQL("CREATE {unique} INDEX {index} ON {table} ({columns})").format(
+                    unique=sql.SQL("UNIQUE" if unique else ""),
+                    index=sql.Identifier(temporary),
+                    table=names.building,
+                    columns=sql.SQL(", ").join(
+                        sql.Identifier(c.strip()) for c in columns.split(",")
+                    ),
+                )
+            )
+            renames.append((temporary, final))
+    return renames
+
+
+def _build_partitions(
+    asset: SqlAsset, cur: psycopg.Cursor, names: _Names, partitions: list[object]
+) -> int:
+    if not partitions:
+        return 0
+    assert asset.incremental is not None
+    column = sql.Identifier(asset.incremental.partition)
+    params = {"partitions": partitions}
+    cur.execute(
+        sql.SQL("DELETE FROM {} WHERE {} = ANY(%(partitions)s)").format(names.target, column),
+        params,
+    )
+    with _grain_guard(asset, names):
+        cur.execute(
+            sql.SQL("INSERT INTO {} SELECT * FROM (").format(names.target)
+            + sql.SQL(asset.sql)  # type: ignore[arg-type]
+            + sql.SQL(") AS built WHERE built.{} = ANY(%(partitions)s)").format(column),
+            params,
+        )
+    return cur.rowcount

@@ -22,6 +22,9 @@ from sqlmodel import SQLModel
 from models.base import column_rules
 
 SOURCE_COLUMNS = ("source_id", "source_updated_at", "source_hash")
+DATABASE_FILLED = ("loaded_at",)
+"""Columns PostgreSQL fills (`DEFAULT now()` on insert, set again by the merge on update): left out
+of COPY so the stamp is the loading transaction's time, which incremental marts compare with."""
 
 Validator = Callable[[dict[str, Any]], list[str]]
 
@@ -35,6 +38,8 @@ class TableLayout:
     primary_key: tuple[str, ...]
     parent_key: str | None
     """For a child table: its column that references the parent's key."""
+    stamped: bool
+    """Has a `loaded_at` column that the merge sets to now() on update."""
     json_columns: tuple[int, ...]
     validate: Validator
 
@@ -68,7 +73,7 @@ class TableLayout:
 
 def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> TableLayout:
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
-    columns = tuple(c.name for c in table.columns)
+    columns = tuple(c.name for c in table.columns if c.name not in DATABASE_FILLED)
     parent_key = None
     if parent is not None:
         parent_table = parent.__table__  # type: ignore[attr-defined]
@@ -78,7 +83,9 @@ def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> Ta
         if parent_key is None:
             raise ValueError(f"{table.fullname} has no foreign key to {parent_table.fullname}")
     engine_filled = {*SOURCE_COLUMNS, parent_key}
-    json_columns = tuple(i for i, c in enumerate(table.columns) if isinstance(c.type, JSONB))
+    json_columns = tuple(
+        i for i, name in enumerate(columns) if isinstance(table.columns[name].type, JSONB)
+    )
     return TableLayout(
         model=model,
         schema=table.schema or "public",
@@ -86,6 +93,7 @@ def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> Ta
         columns=columns,
         primary_key=tuple(c.name for c in table.primary_key.columns),
         parent_key=parent_key,
+        stamped="loaded_at" in table.columns,
         json_columns=json_columns,
         validate=_compile_validator(model, skip=engine_filled),
     )
@@ -97,6 +105,19 @@ def row_validator(model: type[SQLModel]) -> Validator:
     table: sa.Table = model.__table__  # type: ignore[attr-defined]
     foreign_keys = {fk.parent.name for fk in table.foreign_keys}
     return _compile_validator(model, skip={*SOURCE_COLUMNS, *foreign_keys})
+
+
+@cache
+def unique_keys(model: type[SQLModel]) -> tuple[tuple[str, ...], ...]:
+    """The model's unique constraints, without the parent-key column: what must not repeat
+    among one document's items (the parent key is the same for all of them)."""
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    foreign_keys = {fk.parent.name for fk in table.foreign_keys}
+    return tuple(
+        tuple(c.name for c in constraint.columns if c.name not in foreign_keys)
+        for constraint in table.constraints
+        if isinstance(constraint, sa.UniqueConstraint)
+    )
 
 
 def _compile_validator(model: type[SQLModel], skip: set[str | None]) -> Validator:

@@ -141,22 +141,54 @@ def generic_rules(table: str, columns: set[str] | None = None) -> list[Rule]:
     return out
 
 
+def mart_rules(table: str, key: tuple[str, ...]) -> list[Rule]:
+    """A mart's declared grain: its key columns are never null and unique together (blocking)."""
+
+    def rule(kind: str, **kwargs: Any) -> Rule:
+        return Rule(table, kind, kwargs, "blocking", None, "model")
+
+    out = [rule("expect_column_values_to_not_be_null", column=column) for column in key]
+    if len(key) == 1:
+        out.append(rule("expect_column_values_to_be_unique", column=key[0]))
+    elif key:
+        out.append(rule("expect_compound_columns_to_be_unique", column_list=[*key]))
+    return out
+
+
+def mart_keys() -> dict[str, tuple[str, ...]]:
+    """Every mart's table and key, from the asset graph (importing the assets registers their
+    hand-written rules too)."""
+    from etl.engine.graph import load_graph
+
+    graph = load_graph()
+    return {
+        table: getattr(asset, "key", ())
+        for asset in graph.assets.values()
+        if asset.kind == "sql"
+        for table in asset.tables
+    }
+
+
 def rules_for(table: str) -> list[Rule]:
-    """All rules of one table's suite: model-derived, generic, then hand-written."""
+    """All rules of one table's suite: model- or grain-derived, generic, then hand-written."""
     from etl.quality import domain  # noqa: F401  (registers the hand-written rules)
 
     sa_table = models.metadata.tables.get(table)
+    marts = mart_keys()
     out: list[Rule] = []
     if sa_table is not None:
         out += model_rules(sa_table) + generic_rules(table, set(sa_table.columns.keys()))
-    elif table in DOMAIN:  # a mart known only by its domain rules
+    elif table in marts:
+        out += mart_rules(table, marts[table]) + generic_rules(table)
+    elif table in DOMAIN:  # a table known only by its hand-written rules
         out += generic_rules(table)
     return out + DOMAIN.get(table, [])
 
 
 def checked_tables() -> list[str]:
-    """Every table that has a suite: the models' tables plus tables with domain rules (marts)."""
+    """Every table that has a suite: the models' tables, the marts, tables with domain rules."""
     from etl.quality import domain  # noqa: F401
 
     tables = [t.fullname for t in models.metadata.sorted_tables if t.schema in CHECKED_SCHEMAS]
-    return tables + sorted(set(DOMAIN) - set(tables))
+    extra = (set(mart_keys()) | set(DOMAIN)) - set(tables)
+    return tables + sorted(extra)
