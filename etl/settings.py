@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,74 @@ class Settings(BaseSettings):
     aviasales_token: str | None = Field(
         None, validation_alias="AVIASALES_TOKEN", description="Travelpayouts API token."
     )
+    aviasales_proxy_url: str | None = Field(
+        None,
+        validation_alias="AVIASALES_PROXY_URL",
+        description="The logging proxy the collector calls. Unset: the proxy runs in-process.",
+    )
+    aviasales_routes: str = Field(
+        "MOW,LED,KZN,SVX,OVB,AER<>DXB",
+        validation_alias="AVIASALES_ROUTES",
+        description="Routes to collect: 'A,B<>C' (both ways), 'A-C' (one way); ';' between.",
+    )
+    aviasales_window_days: int = Field(
+        90, ge=1, le=365, validation_alias="AVIASALES_WINDOW_DAYS",
+        description="Search departures up to this many days ahead (never in the past).",
+    )  # fmt: skip
+    aviasales_date_step_days: int = Field(
+        3, ge=1, le=31, validation_alias="AVIASALES_DATE_STEP_DAYS",
+        description="Search every Nth departure day (calendar-aligned, so each day recurs).",
+    )  # fmt: skip
+    aviasales_stay_days: int = Field(
+        7, ge=0, le=60, validation_alias="AVIASALES_STAY_DAYS",
+        description="Return this many days after departure; 0 searches one-way fares.",
+    )  # fmt: skip
+    aviasales_currency: str = Field(
+        "rub", pattern="^[A-Za-z]{3}$", validation_alias="AVIASALES_CURRENCY",
+        description="Currency of the prices asked for.",
+    )  # fmt: skip
+    aviasales_concurrency: int = Field(
+        4, ge=1, le=64, validation_alias="AVIASALES_CONCURRENCY",
+        description="Searches the collector keeps in flight at once.",
+    )  # fmt: skip
+    aviasales_timeout: float = Field(
+        10.0, gt=0, validation_alias="AVIASALES_TIMEOUT",
+        description="Seconds the proxy waits for one upstream answer.",
+    )  # fmt: skip
+    aviasales_retries: int = Field(
+        3, ge=0, le=10, validation_alias="AVIASALES_RETRIES",
+        description="Retries of a 429, 5xx, timeout or connection error.",
+    )  # fmt: skip
+    aviasales_max_wait: float = Field(
+        30.0, ge=0, validation_alias="AVIASALES_MAX_WAIT",
+        description="Longest wait before a retry; a longer Retry-After ends the call.",
+    )  # fmt: skip
+    simulator_seed: int = Field(
+        42, validation_alias="AVIASALES_SIM_SEED", description="Simulator: seed of its prices."
+    )
+    simulator_rate_limit: float = Field(
+        200.0, ge=0, validation_alias="AVIASALES_SIM_RATE_LIMIT",
+        description="Simulator: requests per second before it answers 429 (0: no limit).",
+    )  # fmt: skip
+    simulator_error_rate: float = Field(
+        0.01, ge=0, le=1, validation_alias="AVIASALES_SIM_ERROR_RATE",
+        description="Simulator: share of requests answered with a 5xx.",
+    )  # fmt: skip
+    simulator_empty_rate: float = Field(
+        0.02, ge=0, le=1, validation_alias="AVIASALES_SIM_EMPTY_RATE",
+        description="Simulator: share of queries that find no offers.",
+    )  # fmt: skip
+
+    @field_validator("aviasales_routes")
+    @classmethod
+    def _routes_parse(cls, value: str) -> str:
+        parse_routes(value)
+        return value
+
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        """The Aviasales routes to collect, as (origin, destination) pairs."""
+        return parse_routes(self.aviasales_routes)
 
     @property
     def embedded_pg_dir(self) -> Path:
@@ -77,6 +145,32 @@ class Settings(BaseSettings):
     @property
     def embedded_mongo_dir(self) -> Path:
         return self.local_dir / "mongo"
+
+
+def parse_routes(spec: str) -> list[tuple[str, str]]:
+    """'MOW,LED<>DXB; KZN-IST' → [(MOW, DXB), (DXB, MOW), (LED, DXB), (DXB, LED), (KZN, IST)]."""
+    routes: list[tuple[str, str]] = []
+    for part in filter(None, (p.strip() for p in spec.split(";"))):
+        both = "<>" in part
+        left, sep, right = part.partition("<>" if both else "-")
+        sides = (left, right)
+        codes = [[c.strip().upper() for c in side.split(",") if c.strip()] for side in sides]
+        if (
+            not sep
+            or not all(codes)
+            or any(len(c) != 3 or not c.isalpha() for side in codes for c in side)
+        ):
+            raise ValueError(
+                f"route {part!r}: write 'MOW,LED<>DXB' (both ways) or 'MOW-DXB' (one way)"
+            )
+        for a in codes[0]:
+            for b in codes[1]:
+                for pair in ((a, b), (b, a)) if both else ((a, b),):
+                    if pair[0] != pair[1] and pair not in routes:
+                        routes.append(pair)
+    if not routes:
+        raise ValueError("no routes given")
+    return routes
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,1 @@
+"""Aviasales marts (being written)."""
