@@ -46,7 +46,7 @@ class RequestLog(SourceTracked, table=True):
     status_code: int | None = Field(default=None, ge=100, le=599)
     success: bool
     latency_ms: float = Field(ge=0)
-    attempts: int = Field(default=1, ge=1)
+    attempts: int = Field(default=0, ge=0)  # 0: refused by the proxy, never sent upstream
     currency: str | None = Text()
     n_offers: int = Field(default=0, ge=0)
     requested_at: datetime = Timestamp(index=True)

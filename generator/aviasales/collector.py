@@ -122,16 +122,19 @@ def already_answered(db: Any, search_date: date) -> set[Search]:
     return found
 
 
-def simulator_upstream(settings: Settings) -> Upstream:
-    """The bundled simulator, in-process: what an unset AVIASALES_API_URL means."""
-    config = SimulatorConfig(
+def simulator_config(settings: Settings) -> SimulatorConfig:
+    return SimulatorConfig(
         token=settings.aviasales_token or SIMULATOR_TOKEN,
         seed=settings.simulator_seed,
         rate_limit=settings.simulator_rate_limit or None,
         error_rate=settings.simulator_error_rate,
         empty_rate=settings.simulator_empty_rate,
     )
-    transport = httpx.ASGITransport(app=create_simulator(config))
+
+
+def simulator_upstream(settings: Settings) -> Upstream:
+    """The bundled simulator, in-process: what an unset AVIASALES_API_URL means."""
+    transport = httpx.ASGITransport(app=create_simulator(simulator_config(settings)))
     return _upstream(settings, "http://simulator", transport)
 
 

@@ -17,6 +17,7 @@ insert per call, which bounds a single proxy process to a few hundred calls a se
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ from generator.aviasales.log import (
 from generator.aviasales.simulator import PATH
 
 DAY_OR_MONTH = r"^\d{4}-\d{2}(-\d{2})?$"
+logger = logging.getLogger(__name__)
 
 
 class FareSearch(BaseModel):
@@ -233,7 +235,15 @@ def create_proxy(db: Any, upstream: Upstream, *, sleep: Callable[[float], Any] |
     def write(record: dict[str, Any], started: float) -> Any:
         record["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
         record["updated_at"] = utc_now()  # set right before the insert: the loader's cursor
-        return log.insert_one(record).inserted_id
+        request_id = log.insert_one(record).inserted_id
+        route = record.get("request") or {}
+        logger.info(  # the access log line: no query string, so no client-sent token either
+            "search %s %s-%s: %s after %d attempt(s) in %.0f ms%s",
+            request_id, route.get("origin", "?"), route.get("destination", "?"),
+            record["status_code"], record["attempts"], record["latency_ms"],
+            f" ({record['error']})" if record.get("error") else "",
+        )  # fmt: skip
+        return request_id
 
     def base_record(request: Request, requested_at: datetime) -> dict[str, Any]:
         query = {k: v for k, v in request.query_params.items() if k.lower() != "token"}
