@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import httpx
@@ -19,16 +19,15 @@ from generator.aviasales.prices import BOOKING_CURVE, CHEAPEST_WINDOW, booking_f
 from generator.aviasales.proxy import Upstream, create_proxy
 from generator.aviasales.simulator import PATH, SIMULATOR_TOKEN, SimulatorConfig, create_simulator
 
-TODAY = date(2026, 11, 24)
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TODAY = NOW.date()
 IATA = re.compile(r"^[A-Z]{3}$")
 TOKEN = "secret-token-4242"
 
 
 def simulate(config: SimulatorConfig | None = None, **params: Any) -> httpx.Response:
     """One call to a fresh in-process simulator (its day fixed at TODAY)."""
-    config = config or SimulatorConfig(
-        rate_limit=None, error_rate=0, empty_rate=0, today=lambda: TODAY
-    )
+    config = config or SimulatorConfig(rate_limit=None, error_rate=0, empty_rate=0, now=lambda: NOW)
     return asyncio.run(_get(create_simulator(config), params, {"X-Access-Token": config.token}))
 
 
@@ -93,7 +92,7 @@ def test_one_way_month_query_paging_and_filters() -> None:
 
 def test_same_inputs_give_the_same_prices_and_the_seed_matters() -> None:
     def prices(seed: int) -> list[tuple[str, int]]:
-        config = SimulatorConfig(seed=seed, rate_limit=None, error_rate=0, today=lambda: TODAY)
+        config = SimulatorConfig(seed=seed, rate_limit=None, error_rate=0, now=lambda: NOW)
         data = simulate(config, **ROUND_TRIP, search_date="2026-11-02").json()["data"]
         return [(o["flight_number"], o["price"]) for o in data]
 
@@ -109,7 +108,12 @@ def test_the_cheapest_booking_window_is_where_the_model_says() -> None:
     assert BOOKING_CURVE[0][1] > 1.5  # the last days are the dearest
     # the simulator's prices follow it: one departure day, searched as of 1..120 days before
     departure = date(2026, 11, 20)
-    config = SimulatorConfig(rate_limit=None, error_rate=0, empty_rate=0, today=lambda: departure)
+    config = SimulatorConfig(
+        rate_limit=None,
+        error_rate=0,
+        empty_rate=0,
+        now=lambda: datetime.combine(departure, time(12), UTC),
+    )
     by_days: dict[int, float] = {}
     one_way = {"origin": "MOW", "destination": "DXB", "departure_at": departure.isoformat()}
     for days in range(1, 121):
@@ -123,13 +127,13 @@ def test_the_cheapest_booking_window_is_where_the_model_says() -> None:
 
 
 def test_configurable_failures() -> None:
-    guarded = create_simulator(SimulatorConfig(token="right", today=lambda: TODAY))
+    guarded = create_simulator(SimulatorConfig(token="right", now=lambda: NOW))
     bad_token = asyncio.run(_get(guarded, ROUND_TRIP, {"X-Access-Token": "wrong"}))
     assert bad_token.status_code == 401 and bad_token.json()["success"] is False
     assert asyncio.run(_get(guarded, ROUND_TRIP, {})).status_code == 401
 
     async def burst() -> list[httpx.Response]:
-        app = create_simulator(SimulatorConfig(rate_limit=2, error_rate=0, today=lambda: TODAY))
+        app = create_simulator(SimulatorConfig(rate_limit=2, error_rate=0, now=lambda: NOW))
         headers = {"X-Access-Token": SIMULATOR_TOKEN}
         return [await _get(app, ROUND_TRIP, headers) for _ in range(3)]
 
@@ -138,7 +142,7 @@ def test_configurable_failures() -> None:
     assert limited.status_code == 429 and limited.headers["Retry-After"] == "1"
     broken = simulate(SimulatorConfig(rate_limit=None, error_rate=1.0), **ROUND_TRIP)
     assert broken.status_code in (500, 502)
-    empty = SimulatorConfig(rate_limit=None, error_rate=0, empty_rate=1.0, today=lambda: TODAY)
+    empty = SimulatorConfig(rate_limit=None, error_rate=0, empty_rate=1.0, now=lambda: NOW)
     assert simulate(empty, **ROUND_TRIP).json() == {"success": True, "data": [], "currency": "rub"}
     token_param = simulate(**ROUND_TRIP, token=SIMULATOR_TOKEN)  # also accepted as a parameter
     assert token_param.status_code == 200

@@ -146,6 +146,7 @@ def log_document(**over: Any) -> dict[str, Any]:
                 offer | {"flight_number": "521", "return_at": "2026-12-01T10:05:00+04:00"},
                 offer | {"price": 29000},  # the same flight again
                 offer | {"airline": "FZ", "flight_number": "912"},
+                offer | {"flight_number": "77", "departure_at": "2026-11-19T10:00:00+03:00"},
             ],
         },
         "error": None,
@@ -160,7 +161,7 @@ def test_bad_offers_are_rejected_one_by_one_and_the_rest_load(
     doc = log_document()
     mongo[LOG_COLLECTION].insert_one(doc)
     summary = materialize("request_logs")
-    assert summary.ok and summary["request_logs"].result.rejects == 3
+    assert summary.ok and summary["request_logs"].result.rejects == 4
     loaded = db.execute(
         "SELECT position, airline, price, currency, departure_date, found_at"
         " FROM aviasales.tickets ORDER BY position"
@@ -179,14 +180,14 @@ def test_bad_offers_are_rejected_one_by_one_and_the_rest_load(
     assert "response.data[1].price: 'free' is not a number" in reasons["response.data[1]"]
     assert "does not match ^[A-Z0-9]{2}$" in reasons["response.data[1]"]
     assert reasons["response.data[2]"] == "response.data[2].return_at: is before departure_at"
-    assert (
-        "same airline, flight_number, departure_at, return_at as response.data[0]"
-        in (reasons["response.data[3]"])
-    )
+    duplicate = "same airline, flight_number, departure_at, return_at as response.data[0]"
+    assert duplicate in reasons["response.data[3]"]
+    stale = "response.data[5].departure_at: is not after the search that found it"
+    assert reasons["response.data[5]"] == stale
     log = db.execute(
         "SELECT n_offers, success, departure_date, return_date FROM aviasales.request_logs"
     ).fetchone()
-    assert log == (5, True, date(2026, 12, 5), date(2026, 12, 12))
+    assert log == (6, True, date(2026, 12, 5), date(2026, 12, 12))
 
 
 def test_refused_and_failed_calls_are_request_logs_too(mongo: Any, db: psycopg.Connection) -> None:

@@ -70,6 +70,8 @@ def request_logs(doc: Doc) -> Rows:
         departs, returns = item.ts("departure_at"), item.ts("return_at")
         if departs and returns and returns < departs:
             item.error("return_at", "is before departure_at")
+        if departs and found_at and departs <= found_at:  # a stale cached offer: unbookable
+            item.error("departure_at", "is not after the search that found it")
         return {
             "position": position,
             "origin": item.text("origin"),

@@ -31,12 +31,21 @@ def demo(
     dirty: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="Fraction of generated documents with faults.")
     ] = 0.02,
+    backfill_days: Annotated[
+        int,
+        typer.Option(
+            min=0, max=365, help="Days of air-fare history to search as of, on the first run."
+        ),
+    ] = 14,
 ) -> None:
     """Start the embedded services, migrate, generate data and run the whole pipeline.
 
-    The first run writes a history; later runs let the live site make changes instead, so
-    you see an incremental run pick up exactly what changed.
+    The first run writes a shop history and backfills air-fare searches through the proxy;
+    later runs let the live site make changes instead, so you see an incremental run pick up
+    exactly what changed (and today's fares searched again by the DAG's first task).
     """
+    from generator.aviasales.cli import backfill
+    from generator.aviasales.log import LOG_COLLECTION
     from generator.cli import counts_table, write_history
     from generator.shop import live_updates
 
@@ -54,6 +63,9 @@ def demo(
     else:
         changes = live_updates(db, 300)
         console.print(counts_table(changes, "the live site made these changes since last time"))
+    if backfill_days and db[LOG_COLLECTION].count_documents({}) == 0:
+        console.print(f"air fares: searching as of each of the last {backfill_days} days…")
+        backfill(days=backfill_days)
 
     step("3. the Airflow DAG, in-process (dag.test), with a checkpoint after each asset")
     console.print("starting Airflow (SQLite metadata under LOCAL_DIR/airflow)…")

@@ -60,9 +60,32 @@ domain_expectation(
 domain_expectation(
     "aviasales.tickets",
     "expect_column_pair_values_a_to_be_greater_than_b",
-    "warning",
+    "blocking",
     description="an offer departs after the search that found it",
     column_A="departure_at",
     column_B="found_at",
     ignore_row_if="either_value_is_missing",
+)
+
+domain_expectation(
+    "aviasales.request_logs",
+    "unexpected_rows_expectation",
+    "blocking",
+    description="a search counts as successful only with a 200 answer",
+    unexpected_rows_query=(
+        "SELECT r.request_id, r.status_code FROM (SELECT * FROM {batch}) r"
+        " WHERE r.success AND r.status_code IS DISTINCT FROM 200"
+    ),
+)
+
+domain_expectation(
+    "aviasales.request_logs",
+    "unexpected_rows_expectation",
+    "warning",
+    description="every offer of a search was loaded (the others are in etl.rejects)",
+    unexpected_rows_query=(
+        "SELECT r.request_id, r.n_offers, count(t.position) AS loaded"
+        " FROM (SELECT * FROM {batch}) r LEFT JOIN aviasales.tickets t USING (request_id)"
+        " GROUP BY r.request_id, r.n_offers HAVING r.n_offers <> count(t.position)"
+    ),
 )

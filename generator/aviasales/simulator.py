@@ -33,6 +33,8 @@ SIMULATOR_TOKEN = "simulator-token"
 RUB_PER_UNIT = {"rub": 1.0, "usd": 92.0, "eur": 100.0}
 DEFAULT_STAY_DAYS = 7
 MONTH_QUERY_DAYS = 31
+BOARDING = timedelta(hours=2)
+"""A flight leaving sooner than this after the search is not offered any more."""
 
 Iata = Annotated[str, Query(pattern="^[A-Za-z]{3}$")]
 Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}(-\d{2})?$")]
@@ -48,10 +50,11 @@ class SimulatorConfig:
     """Share of requests answered with a 5xx."""
     empty_rate: float = 0.02
     """Share of queries whose `data` is empty (the same queries every time)."""
-    today: Callable[[], date] = field(default=lambda: datetime.now(UTC).date())
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The simulator's clock (UTC): "today", and the time of day of a backfilled search."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class Search:
     origin: str
     destination: str | None
@@ -60,6 +63,7 @@ class Search:
     round_trip: bool
     direct: bool
     searched: date
+    not_before: datetime | None = None
 
 
 def create_simulator(config: SimulatorConfig | None = None) -> FastAPI:
@@ -108,13 +112,16 @@ def create_simulator(config: SimulatorConfig | None = None) -> FastAPI:
             if rng.random() < 0.5:
                 return PlainTextResponse("<html>502 Bad Gateway</html>", status_code=502)
             return JSONResponse({"success": False, "error": "internal error"}, status_code=500)
-        today = config.today()
+        now = config.now()
+        today = now.date()
         searched = search_date or today
         if searched > today:
             return _bad_request(f"search_date {searched} is in the future")
         if currency.lower() not in RUB_PER_UNIT:
             return _bad_request(f"unknown currency {currency!r}")
         query = _query(origin, destination, departure_at, return_at, one_way, direct, searched)
+        if not isinstance(query, str):  # nothing that leaves within BOARDING of the search
+            query.not_before = datetime.combine(searched, now.timetz()) + BOARDING
         if isinstance(query, str):
             return _bad_request(query)
         offers = [] if _is_empty(config, query) else _offers(model, query, currency.lower())
@@ -219,6 +226,8 @@ def _offers(model: PriceModel, query: Search, currency: str) -> list[dict[str, A
             if query.round_trip and inbound is None:
                 continue
             for day in query.departures:
+                if query.not_before and _local(outbound, day) <= query.not_before:
+                    continue
                 returning = None
                 if inbound is not None:
                     returning = query.returning or day + timedelta(days=DEFAULT_STAY_DAYS)
