@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from etl.cli import bench, demo, inspect, pipeline, services
+from etl.cli import bench, demo, inspect, pipeline, report, services
 from etl.cli.errors import FriendlyGroup
 
 app = typer.Typer(
@@ -23,7 +23,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (pipeline, inspect, services, bench, demo):
+for module in (pipeline, inspect, services, bench, demo, report):
     module.register(app)
 
 
