@@ -9,7 +9,8 @@ checkpoint and its edges. Tasks call the very `materialize()` the CLI calls.
   a warning-level failure is logged and does not;
 - assets outside the `selection` param skip themselves, visibly; an asset runs when no upstream
   failed (`none_failed`), so a selection of downstream assets still runs after skipped ones;
-- `data_docs` rebuilds the quality report at the end, whatever happened.
+- `data_docs` rebuilds the quality report and `analytics_report` the analytics report (charts
+  of the marts) at the end, whatever happened: a section whose mart failed says so.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ def build_docs_task() -> str:
     return str(build_docs())
 
 
+def build_report_task() -> str:
+    from etl.report import build_report
+
+    return str(build_report())
+
+
 def build_dag(
     graph: AssetGraph | None = None,
     *,
@@ -108,12 +115,18 @@ def build_dag(
     )
     gate: dict[str, Any] = {}  # what downstream assets wait on: the checkpoint, or the asset
     with dag:
-        docs = PythonOperator(
-            task_id="data_docs",
-            python_callable=build_docs_task,
-            trigger_rule=TriggerRule.ALL_DONE,
-            retries=0,
-        )
+        finals = [
+            PythonOperator(
+                task_id=task_id,
+                python_callable=build,
+                trigger_rule=TriggerRule.ALL_DONE,
+                retries=0,
+            )
+            for task_id, build in (
+                ("data_docs", build_docs_task),
+                ("analytics_report", build_report_task),
+            )
+        ]
         for group, names in graph.groups.items():
             with TaskGroup(group_id=group, prefix_group_id=False):
                 for name in names:
@@ -134,10 +147,10 @@ def build_dag(
                             op_kwargs={"name": name},
                             retries=0,
                         )
-                        task >> check >> docs
+                        task >> check >> finals
                         gate[name] = check
                     else:
-                        task >> docs
+                        task >> finals
         for name in graph.order:
             for upstream in sorted(graph.upstream[name]):
                 gate[upstream] >> dag.get_task(name)

@@ -55,6 +55,11 @@ class Settings(BaseSettings):
         validation_alias="ETL_GX_KEEP_RESULTS",
         description="Validation results kept per table when the data docs are built (newest).",
     )
+    report_dir: Path | None = Field(
+        None,
+        validation_alias="ETL_REPORT_DIR",
+        description="Where the analytics report is written (default: LOCAL_DIR/report).",
+    )
     airflow_schedule: str | None = Field(
         "@hourly",
         validation_alias="ETL_SCHEDULE",
@@ -145,6 +150,10 @@ class Settings(BaseSettings):
     @property
     def embedded_mongo_dir(self) -> Path:
         return self.local_dir / "mongo"
+
+    @property
+    def report_path(self) -> Path:
+        return self.report_dir or self.local_dir / "report"
 
 
 def parse_routes(spec: str) -> list[tuple[str, str]]:

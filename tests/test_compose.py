@@ -133,6 +133,10 @@ def test_the_urls_point_at_the_compose_services() -> None:
     command = services["aviasales-proxy"]["command"]
     assert command[command.index("--port") + 1] == "8002"
     assert "aviasales-proxy" in services["airflow-scheduler"]["depends_on"]
+    # the DAG (run by the scheduler) writes the analytics report where nginx serves it from
+    mounts = dict(v.split(":")[:2] for v in services["airflow-scheduler"]["volumes"])
+    assert env["ETL_REPORT_DIR"].startswith(mounts["quality-reports"] + "/")
+    assert services["quality-docs"]["volumes"][0].startswith("quality-reports:")
 
 
 def test_start_order_is_gated_by_health(compose: dict[str, Any]) -> None:

@@ -16,7 +16,8 @@ def graph():
 def test_one_task_per_asset_a_checkpoint_per_checked_asset_and_data_docs(graph) -> None:
     checked = {"user_sessions", "products"}
     dag = build_dag(graph, checked=checked, schedule=None)
-    expected = set(graph.assets) | {f"check_{n}" for n in checked} | {"data_docs"}
+    expected = set(graph.assets) | {f"check_{n}" for n in checked}
+    expected |= {"data_docs", "analytics_report"}
     assert {t.task_id for t in dag.tasks} == expected
 
 
@@ -29,9 +30,9 @@ def test_edges_mirror_the_asset_graph_through_checkpoints(graph) -> None:
         assert task.upstream_task_ids == gates, name
         if name in checked:
             assert dag.get_task(f"check_{name}").upstream_task_ids == {name}
-    docs_upstream = dag.get_task("data_docs").upstream_task_ids
     leaves = {f"check_{n}" if n in checked else n for n in graph.assets}
-    assert docs_upstream == leaves
+    assert dag.get_task("data_docs").upstream_task_ids == leaves
+    assert dag.get_task("analytics_report").upstream_task_ids == leaves
 
 
 def test_tasks_declare_their_tables_as_airflow_assets_and_are_grouped(graph) -> None:
@@ -99,3 +100,4 @@ def test_assets_outside_the_selection_are_skipped_visibly(db, mongo) -> None:
     assert report.tasks["user_sessions"] == "skipped"
     assert report.tasks["check_user_sessions"] == "skipped"
     assert report.tasks["data_docs"] == "success"
+    assert report.tasks["analytics_report"] == "success"

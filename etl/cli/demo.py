@@ -80,10 +80,12 @@ def demo(
         table.add_row(task, f"[{colour}]{state}[/]")
     console.print(table)
 
-    step("4. status and quality report")
+    step("4. status, quality report and analytics report")
     status()
-    docs = get_settings().gx_dir.resolve() / "uncommitted/data_docs/local_site/index.html"
-    console.print(f"data docs (quality report): {docs}")
+    settings = get_settings()
+    docs = settings.gx_dir.resolve() / "uncommitted/data_docs/local_site/index.html"
+    console.print(f"quality report (GX data docs): {docs}")
+    console.print(f"analytics report: {(settings.report_path / 'index.html').resolve()}")
     console.print(
         f"demo finished in {time.monotonic() - started:.0f} s; try `python -m etl rejects`, "
         "`python -m etl check`, `python -m etl graph --mermaid`"
