@@ -260,20 +260,31 @@ def test_an_unreachable_or_silent_upstream_is_a_logged_gateway_error(mongo: Any)
 def test_the_token_goes_in_a_header_and_is_never_stored_or_logged(
     mongo: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    upstream = Upstreams(ok, status(500), status(500), status(500), status(500))
-    proxy_call(mongo, upstream, {"origin": "MOW", "token": TOKEN})
-    proxy_call(mongo, upstream, {"origin": "MOW", "destination": "DXB"})
-    proxy_call(mongo, upstream, {"origin": "M0W", "token": TOKEN})  # refused
-    assert upstream.requests and all(
-        r.headers["X-Access-Token"] == TOKEN for r in upstream.requests
-    )
+    # listen to the proxy's own log and to httpx's request lines directly: another test's
+    # logging setup (Airflow's) may stop them from reaching the root logger
+    loggers = [logging.getLogger(name) for name in ("httpx", "generator.aviasales.proxy")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(caplog.handler)
+        logger.setLevel(logging.DEBUG)
+    try:
+        upstream = Upstreams(ok, status(500), status(500), status(500), status(500))
+        proxy_call(mongo, upstream, {"origin": "MOW", "token": TOKEN})
+        proxy_call(mongo, upstream, {"origin": "MOW", "destination": "DXB"})
+        proxy_call(mongo, upstream, {"origin": "M0W", "token": TOKEN})  # refused
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.removeHandler(caplog.handler)
+            logger.setLevel(level)
+    assert len(upstream.requests) == 5
+    assert all(r.headers["X-Access-Token"] == TOKEN for r in upstream.requests)
     assert all(TOKEN not in str(r.url) for r in upstream.requests)
     stored = json_util.dumps(logged(mongo))
     assert len(logged(mongo)) == 3 and TOKEN not in stored
-    # the test's own client logs the URL it called; everything the proxy logged is clean
+    # the test's own client logs the URL it called; everything the proxy side logged is clean
     proxy_side = [r.getMessage() for r in caplog.records if "http://sim/" not in r.getMessage()]
-    assert any("api.example" in line for line in proxy_side)
+    assert sum("api.example" in line for line in proxy_side) >= 5  # httpx: upstream calls
+    assert sum(line.startswith("search ") for line in proxy_side) >= 3  # one line per call
     assert not any(TOKEN in line for line in proxy_side)
     assert logged(mongo)[0]["upstream_url"].startswith("https://api.example/aviasales/v3/")
 

@@ -73,6 +73,10 @@ def route(row: dict[str, Any], currency: bool = False) -> str:
 
 
 def dates_axis(ax: Axes) -> None:
+    low, high = ax.get_xlim()  # in days
+    if high - low < 2:  # a single day of data: give the date locator a span to divide
+        middle = (low + high) / 2
+        ax.set_xlim(middle - 1.5, middle + 1.5)
     locator = AutoDateLocator(maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
