@@ -12,6 +12,7 @@ import io
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import matplotlib as mpl
@@ -72,12 +73,10 @@ def route(row: dict[str, Any], currency: bool = False) -> str:
     return f"{label} ({row['currency'].upper()})" if currency else label
 
 
-def dates_axis(ax: Axes) -> None:
-    low, high = ax.get_xlim()  # in days
-    if high - low < 2:  # a single day of data: give the date locator a span to divide
-        middle = (low + high) / 2
-        ax.set_xlim(middle - 1.5, middle + 1.5)
-    locator = AutoDateLocator(maxticks=8)
+def dates_axis(ax: Axes, days: list[Any]) -> None:
+    if len(set(days)) == 1:  # one day of data: show a few days around it, not years
+        ax.set_xlim(days[0] - timedelta(days=3), days[0] + timedelta(days=3))
+    locator = AutoDateLocator(minticks=3, maxticks=8)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
 
@@ -97,7 +96,7 @@ def price_dynamics(rows: Rows) -> bytes:
             ax.plot(days, prices, color=BLUE, marker="o", markersize=3, linewidth=1.6)
             ax.set_title(name)
             ax.yaxis.set_major_formatter(thousands)
-            dates_axis(ax)
+            dates_axis(ax, days)
             if len(prices) > 1 and prices[0]:
                 change = 100 * (prices[-1] / prices[0] - 1)
                 colour = GREEN if change <= 0 else RED
@@ -192,7 +191,7 @@ def user_activity(rows: Rows) -> bytes:
         for ax in (top, bottom):
             counts(ax.yaxis)
             ax.set_ylim(bottom=0)
-        dates_axis(bottom)
+        dates_axis(bottom, days)
         return png(fig)
 
 
