@@ -9,6 +9,8 @@ Three measurements, one process:
 - ceiling: the same rows, flattened ahead of time (untimed), COPYed into empty tables;
 - first load: `materialize("user_sessions")` into empty tables (transform, hash, COPY, merge);
 - second load: a full refresh over the same documents, where nothing changed.
+Then the incremental mart they feed, `user_activity_daily`: a full build, and a build after one
+day's sessions were loaded again (their `loaded_at` moved, as a reload would move it).
 Making a document costs about a microsecond (see `session_documents`) and is timed with the load.
 """
 
@@ -150,11 +152,22 @@ class Pass:
 
 
 @dataclass
+class MartTimes:
+    """`user_activity_daily` over the loaded sessions: full build vs one changed day."""
+
+    rows: int
+    full_s: float
+    one_day_s: float
+    one_day_rows: int
+
+
+@dataclass
 class BenchResult:
     documents: int
     batch_size: int
     passes: list[Pass]
     peak_rss_mb: float
+    mart: MartTimes | None = None
 
     def figures(self) -> dict[str, Any]:
         ceiling, first, second = (p for p in self.passes)
@@ -168,6 +181,7 @@ class BenchResult:
             "first_load_vs_ceiling": round(first.docs_per_s / ceiling.docs_per_s, 3),
             "second_run_speedup": round(first.seconds / second.seconds, 2),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
+            "mart": asdict(self.mart) if self.mart else None,
         }
 
 
@@ -265,5 +279,28 @@ def run_bench(
             result = _engine_pass(name, settings, n, seed, refresh)
             on_pass(result)
             passes.append(result)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return BenchResult(n, batch, passes, peak)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        mart = _mart_pass(url, settings)
+    return BenchResult(n, batch, passes, peak, mart)
+
+
+def _mart_pass(url: str, settings: Settings) -> MartTimes:
+    def build(full: bool) -> tuple[float, int]:
+        t = time.perf_counter()
+        summary = materialize(
+            "user_activity_daily", full_refresh=full, settings=settings, graph=load_graph()
+        )
+        outcome = summary["user_activity_daily"]
+        if outcome.status != "success":
+            raise RuntimeError(f"benchmark mart build failed: {outcome.error}")
+        return time.perf_counter() - t, outcome.result.total_rows
+
+    full_s, rows = build(full=True)
+    with pg_connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE shop.user_sessions SET loaded_at = now() WHERE start_time >= %s"
+            " AND start_time < %s",
+            [EPOCH + timedelta(days=100), EPOCH + timedelta(days=101)],
+        )
+    one_day_s, one_day_rows = build(full=False)
+    return MartTimes(rows, round(full_s, 3), round(one_day_s, 3), one_day_rows)

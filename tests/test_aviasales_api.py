@@ -317,3 +317,22 @@ def test_search_date_needs_the_simulator(mongo: Any) -> None:
     assert log["search_date"] == yesterday
     assert log["searched_at"].date().isoformat() == yesterday
     assert log["searched_at"].time() == log["requested_at"].time()
+
+
+def test_health_and_openapi_docs(mongo: Any) -> None:
+    async def fetch(app: Any, path: str) -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+            return await client.get(path)
+
+    proxy = create_proxy(mongo, Upstream("https://api.example", TOKEN))
+    simulator = create_simulator()
+    for app in (proxy, simulator):
+        assert asyncio.run(fetch(app, "/health")).json()["status"] == "ok"
+        spec = asyncio.run(fetch(app, "/openapi.json")).json()
+        assert PATH in spec["paths"]
+        assert asyncio.run(fetch(app, "/docs")).status_code == 200
+    operation = asyncio.run(fetch(proxy, "/openapi.json")).json()["paths"][PATH]["get"]
+    params = {p["name"] for p in operation["parameters"]}
+    assert {"origin", "destination", "departure_at", "return_at", "limit", "search_date"} <= params
+    assert logged(mongo) == []  # health checks and docs are not searches

@@ -1,0 +1,27 @@
+"""`python -m etl bench` runs the real paths in a scratch database and reports sane figures."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from etl.bench import run_bench
+
+
+def test_bench_small_run_reports_every_pass_and_the_mart(pg_url: str, db: Any) -> None:
+    result = run_bench(3_000, batch_size=500)
+    names = [p.name for p in result.passes]
+    assert names == ["plain COPY (ceiling)", "first load", "second run, unchanged"]
+    assert all(p.documents == 3_000 and p.seconds > 0 for p in result.passes)
+    ceiling, first, second = result.passes
+    assert first.rows == ceiling.rows > 3_000  # the same rows as the hand-flattened COPY
+    assert second.rows == 0  # nothing changed: nothing rewritten
+    mart = result.mart
+    assert mart is not None and mart.rows > 0
+    assert 0 < mart.one_day_rows < mart.rows  # only the reloaded day was rebuilt
+    figures = result.figures()
+    assert figures["mart"]["rows"] == mart.rows and figures["peak_rss_mb"] > 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the scratch database is gone
+        left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'etl_bench_%'")
+        assert left.fetchone() == (0,)
