@@ -212,7 +212,9 @@ class StartClock:
         await self.app(scope, receive, send)
 
 
-def create_proxy(db: Any, upstream: Upstream, *, sleep: Callable[[float], Any] | None = None):
+def create_proxy(
+    db: Any, upstream: Upstream, *, sleep: Callable[[float], Any] | None = None
+) -> FastAPI:
     """The proxy as an ASGI app, logging into `db` (a pymongo or montydb database)."""
     forwarder = Forwarder(upstream, sleep or asyncio.sleep)
     log = db[LOG_COLLECTION]
