@@ -41,25 +41,27 @@ offers AS (
         departure_date,
         return_at,
         price,
-        departure_date - (found_at AT TIME ZONE 'UTC')::date AS days_before
+        days_before,
+        -- the buckets partition [1, infinity): the last one starting at or before the day
+        (SELECT max(bucket_start) FROM buckets WHERE bucket_start <= greatest(days_before, 1))
+            AS bucket_start
     FROM aviasales.tickets
+    CROSS JOIN LATERAL (
+        SELECT departure_date - (found_at AT TIME ZONE 'UTC')::date AS days_before
+    ) AS d
 ),
 
--- the buckets partition [1, infinity): each offer (and each b) falls in exactly one
 bucket_stats AS (
     SELECT
-        o.origin,
-        o.destination,
-        o.currency,
-        b.bucket_start,
+        origin,
+        destination,
+        currency,
+        bucket_start,
         count(*) AS offers,
-        avg(o.price) AS avg_price,
-        percentile_cont(0.5) WITHIN GROUP (ORDER BY o.price) AS median_price
-    FROM offers AS o
-    JOIN buckets AS b
-        ON greatest(o.days_before, 1) >= b.bucket_start
-        AND (b.bucket_end IS NULL OR greatest(o.days_before, 1) <= b.bucket_end)
-    GROUP BY o.origin, o.destination, o.currency, b.bucket_start
+        avg(price) AS avg_price,
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS median_price
+    FROM offers
+    GROUP BY origin, destination, currency, bucket_start
 ),
 
 -- 1. one point per flight and search day (= days_before, the departure day being fixed)
@@ -73,11 +75,12 @@ observations AS (
         departure_date,
         return_at,
         days_before,
+        bucket_start,
         avg(ln(price::float8)) AS ln_price
     FROM offers
     GROUP BY
         origin, destination, currency, airline, flight_number, departure_date, return_at,
-        days_before
+        days_before, bucket_start
 ),
 
 -- 2. the flight's next observation (one day further from departure) and the step to it
@@ -87,6 +90,7 @@ steps AS (
         destination,
         currency,
         days_before AS b,
+        bucket_start,
         lead(days_before) OVER flight AS next_b,
         ln_price - lead(ln_price) OVER flight AS step
     FROM observations
@@ -99,10 +103,10 @@ steps AS (
 
 -- 3. G(b): the average one-day step of the route's flights at b days before departure
 daily_change AS (
-    SELECT origin, destination, currency, b, avg(step) AS g
+    SELECT origin, destination, currency, b, bucket_start, avg(step) AS g
     FROM steps
     WHERE next_b = b + 1
-    GROUP BY origin, destination, currency, b
+    GROUP BY origin, destination, currency, b, bucket_start
 ),
 
 -- 4. L(b) = sum of G(j) for j >= b (a running sum from the far end)
@@ -111,19 +115,16 @@ chain AS (
         origin,
         destination,
         currency,
-        b,
+        bucket_start,
         sum(g) OVER (PARTITION BY origin, destination, currency ORDER BY b DESC) AS l
     FROM daily_change
 ),
 
 -- 5. per bucket, the average relative price exp(L) of its days ...
 bucket_level AS (
-    SELECT c.origin, c.destination, c.currency, bk.bucket_start, avg(exp(c.l)) AS level
-    FROM chain AS c
-    JOIN buckets AS bk
-        ON greatest(c.b, 1) >= bk.bucket_start
-        AND (bk.bucket_end IS NULL OR greatest(c.b, 1) <= bk.bucket_end)
-    GROUP BY c.origin, c.destination, c.currency, bk.bucket_start
+    SELECT origin, destination, currency, bucket_start, avg(exp(l)) AS level
+    FROM chain
+    GROUP BY origin, destination, currency, bucket_start
 ),
 
 -- ... divided by the route's average over its buckets
