@@ -54,7 +54,7 @@ class SimulatorConfig:
     """The simulator's clock (UTC): "today", and the time of day of a backfilled search."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class Search:
     origin: str
     destination: str | None
@@ -63,7 +63,8 @@ class Search:
     round_trip: bool
     direct: bool
     searched: date
-    not_before: datetime | None = None
+    not_before: datetime
+    """Flights leaving before this (the search moment + BOARDING) are not offered."""
 
 
 def create_simulator(config: SimulatorConfig | None = None) -> FastAPI:
@@ -119,9 +120,8 @@ def create_simulator(config: SimulatorConfig | None = None) -> FastAPI:
             return _bad_request(f"search_date {searched} is in the future")
         if currency.lower() not in RUB_PER_UNIT:
             return _bad_request(f"unknown currency {currency!r}")
-        query = _query(origin, destination, departure_at, return_at, one_way, direct, searched)
-        if not isinstance(query, str):  # nothing that leaves within BOARDING of the search
-            query.not_before = datetime.combine(searched, now.timetz()) + BOARDING
+        moment = datetime.combine(searched, now.timetz())  # a backfill keeps the time of day
+        query = _query(origin, destination, departure_at, return_at, one_way, direct, moment)
         if isinstance(query, str):
             return _bad_request(query)
         offers = [] if _is_empty(config, query) else _offers(model, query, currency.lower())
@@ -181,8 +181,9 @@ def _query(
     return_at: str | None,
     one_way: bool,
     direct: bool,
-    searched: date,
+    moment: datetime,
 ) -> Search | str:
+    searched = moment.date()
     origin, destination = origin.upper(), destination.upper() if destination else None
     for code in (origin, destination):
         if code is not None and code not in CITIES:
@@ -204,6 +205,7 @@ def _query(
         round_trip=not one_way,
         direct=direct,
         searched=searched,
+        not_before=moment + BOARDING,
     )
 
 
@@ -226,7 +228,7 @@ def _offers(model: PriceModel, query: Search, currency: str) -> list[dict[str, A
             if query.round_trip and inbound is None:
                 continue
             for day in query.departures:
-                if query.not_before and _local(outbound, day) <= query.not_before:
+                if _local(outbound, day) <= query.not_before:
                     continue
                 returning = None
                 if inbound is not None:
