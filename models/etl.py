@@ -12,7 +12,8 @@ from models.base import Json, Text, Timestamp, checked
 
 SCHEMA = {"schema": "etl"}
 
-RunStatus = Literal["running", "success", "failed", "skipped"]
+RunStatus = Literal["running", "success", "failed", "skipped", "interrupted"]
+"""`interrupted`: the process died (kill -9, lost database) before it could record an end."""
 
 
 @checked
@@ -33,6 +34,15 @@ class AssetRun(SQLModel, table=True):
     rows_written: dict[str, Any] = Json(default_factory=dict)
     rows_deleted: int = Field(default=0, ge=0)
     rejects: int = Field(default=0, ge=0)
+    cursor_anomalies: int = Field(
+        default=0,
+        ge=0,
+        sa_column_kwargs={"server_default": "0"},
+        description="Documents read whose cursor value was missing, not a date or in the future",
+    )
+    backend_pid: int | None = Field(
+        default=None, description="PostgreSQL backend holding the asset's lock while it runs"
+    )
     watermark_before: dict[str, Any] | None = Json()
     watermark_after: dict[str, Any] | None = Json()
     error: str | None = Text()

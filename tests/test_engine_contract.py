@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from datetime import timedelta
@@ -12,7 +13,7 @@ import pytest
 import shop_docs
 from bson import Decimal128, ObjectId
 
-from etl.engine import materialize
+from etl.engine import AssetGraph, load_graph, materialize
 from etl.engine import state as engine_state
 from etl.settings import get_settings
 
@@ -159,17 +160,37 @@ def test_failure_after_copy_before_commit_leaves_everything_as_before(
     assert count(db, "shop.support_tickets") == 4
 
 
-def test_full_refresh_removes_rows_of_deleted_documents(db: Any, mongo: Any) -> None:
+def test_incremental_runs_remove_rows_of_deleted_documents(db: Any, mongo: Any) -> None:
     mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 6)])
     assert materialize("support_tickets").ok
     mongo.support_tickets.delete_many({"ticket_id": {"$in": ["T00002", "T00004"]}})
-    assert materialize("support_tickets")["support_tickets"].result.rows_deleted == 0
-    assert count(db, "shop.support_tickets") == 5  # incremental runs cannot see deletions
-    refresh = materialize("support_tickets", full_refresh=True)
-    assert refresh["support_tickets"].result.rows_deleted == 2
+    run = materialize("support_tickets")
+    assert run["support_tickets"].result.rows_deleted == 2
+    assert run["support_tickets"].result.documents_read == 0
     remaining = db.execute("SELECT ticket_id FROM shop.support_tickets ORDER BY 1").fetchall()
     assert remaining == [("T00001",), ("T00003",), ("T00005",)]
     assert count(db, "shop.ticket_messages", "ticket_id = 'T00002'") == 0  # cascaded
+    (deleted,) = db.execute(
+        "SELECT rows_deleted FROM etl.asset_runs WHERE run_id = %s", [run.run_id]
+    ).fetchone()
+    assert deleted == 2
+    assert materialize("support_tickets")["support_tickets"].result.rows_deleted == 0
+
+
+def test_an_asset_that_opts_out_of_delete_scans_removes_rows_only_on_full_refresh(
+    db: Any, mongo: Any
+) -> None:
+    project = load_graph()
+    opted_out = dataclasses.replace(project.assets["support_tickets"], detect_deletes=False)
+    graph = AssetGraph.build([opted_out])
+    mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 6)])
+    assert materialize("support_tickets", graph=graph).ok
+    mongo.support_tickets.delete_many({"ticket_id": {"$in": ["T00002", "T00004"]}})
+    assert materialize("support_tickets", graph=graph)["support_tickets"].result.rows_deleted == 0
+    assert count(db, "shop.support_tickets") == 5
+    refresh = materialize("support_tickets", graph=graph, full_refresh=True)
+    assert refresh["support_tickets"].result.rows_deleted == 2
+    assert count(db, "shop.support_tickets") == 3
 
 
 def test_bad_documents_are_rejected_once_with_every_reason_and_the_rest_load(

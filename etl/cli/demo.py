@@ -13,7 +13,7 @@ from etl.airflow_local import run_dag
 from etl.cli.inspect import status
 from etl.errors import mask_url
 from etl.migrations import upgrade
-from etl.services.mongo import mongo_database
+from etl.services.mongo import mongo_database, read_collection
 from etl.services.postgres import postgres_url
 from etl.settings import get_settings
 
@@ -57,13 +57,13 @@ def demo(
     db = mongo_database()
 
     step("2. raw documents in MongoDB")
-    if db["user_sessions"].count_documents({}) == 0:
+    if read_collection(db, "user_sessions").count_documents({}) == 0:
         written = write_history(scale, seed=42, dirty=dirty, drop=False)
         console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
     else:
         changes = live_updates(db, 300)
         console.print(counts_table(changes, "the live site made these changes since last time"))
-    if backfill_days and db[LOG_COLLECTION].count_documents({}) == 0:
+    if backfill_days and read_collection(db, LOG_COLLECTION).count_documents({}) == 0:
         console.print(f"air fares: searching as of each of the last {backfill_days} days…")
         backfill(days=backfill_days)
 

@@ -9,8 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from etl.cli.render import status_table
-from etl.engine import load_graph
+from etl.cli.render import reconcile_table, status_table
+from etl.engine import TableAsset, load_graph
 from etl.engine.status import asset_status, latest_rejects
 from etl.errors import UserFacingError
 from etl.services.postgres import pg_connect
@@ -21,7 +21,14 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable J
 
 
 def status(as_json: JsonFlag = False) -> None:
-    """Each asset's last run, status, current rows, rejects, watermark and age."""
+    """Each asset's last run and status, current rows, outstanding rejects, cursor anomalies,
+    watermark and age.
+
+    A run whose process died (killed, or lost its database) shows as `interrupted`. Rejects
+    counts documents whose latest reject has not been followed by a load of a newer version.
+    Anomalies counts documents of the last run whose updated_at was missing, not a date or in
+    the future (they are loaded or rejected by every run; see the README).
+    """
     graph = load_graph()
     with pg_connect() as conn:
         rows = asset_status(conn, graph)
@@ -72,7 +79,44 @@ def rejects(
     console.print(table)
 
 
+def reconcile(
+    selection: Annotated[
+        str,
+        typer.Argument(help="Assets to compare (selection syntax; non-table assets are skipped)."),
+    ] = "*",
+    as_json: JsonFlag = False,
+) -> None:
+    """Prove MongoDB = PostgreSQL for table assets: counts, keys both ways, content hashes.
+
+    Reads every document of each selected asset's collection once (hashing it as the loader
+    does) and compares with the parent table: stale rows (the document changed since it was
+    loaded), missing documents (no row and no reject), extra rows (the document is gone), and
+    documents currently rejected. Exits 1 when anything is stale, missing or extra.
+    """
+    from etl.engine.reconcile import reconcile_assets
+
+    graph = load_graph()
+    assets = [graph.assets[n] for n in graph.select(selection)]
+    tables = [a for a in assets if isinstance(a, TableAsset)]
+    if not tables:
+        raise UserFacingError(f"no table assets in selection {selection!r}")
+    with console.status("reconciling…") as spinner:
+        results = reconcile_assets(
+            tables, on_asset=lambda a: spinner.update(f"reconciling {a.name} ({a.source})…")
+        )
+    if as_json:
+        typer.echo(json.dumps([r.to_json() for r in results], indent=2))
+    else:
+        console.print(reconcile_table(results))
+        for r in results:
+            for kind, ids in r.examples.items():
+                console.print(f"[yellow]{r.asset}[/] {kind}: {', '.join(ids)}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
 def register(app: typer.Typer) -> None:
     app.command()(status)
+    app.command()(reconcile)
     app.command()(graph)
     app.command()(rejects)

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from etl.cli.progress import asset_progress
-from etl.cli.render import summary_table
+from etl.cli.render import summary_notes, summary_table
 from etl.engine import RunSummary, load_graph, materialize
 
 console = Console()
@@ -31,6 +31,8 @@ def run_and_report(selection: str, full_refresh: bool) -> RunSummary:
     with asset_progress(console) as progress:
         summary = materialize(selection, full_refresh=full_refresh, graph=graph, progress=progress)
     console.print(summary_table(summary))
+    for note in summary_notes(summary):
+        console.print(f"[yellow]{note}[/]")
     for outcome in summary.outcomes:
         if outcome.error:
             colour = "red" if outcome.status == "failed" else "yellow"

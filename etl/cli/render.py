@@ -8,13 +8,21 @@ from typing import Any
 from rich.table import Table
 
 from etl.engine import RunSummary
+from etl.engine.reconcile import Reconciliation
 
-STATUS_STYLE = {"success": "green", "failed": "bold red", "skipped": "yellow", "running": "cyan"}
+STATUS_STYLE = {
+    "success": "green",
+    "failed": "bold red",
+    "skipped": "yellow",
+    "running": "cyan",
+    "interrupted": "bold magenta",
+}
 
 
 def summary_table(summary: RunSummary) -> Table:
     table = Table(title=f"run {summary.run_id}", title_justify="left")
-    for header in ("asset", "status", "docs read", "unchanged", "rows written", "rejects"):
+    headers = ("asset", "status", "docs read", "unchanged", "rows written", "rejects")
+    for header in headers:
         table.add_column(header, justify="left" if header in ("asset", "status") else "right")
     table.add_column("seconds", justify="right")
     table.add_column("docs/s", justify="right")
@@ -34,6 +42,21 @@ def summary_table(summary: RunSummary) -> Table:
     return table
 
 
+def summary_notes(summary: RunSummary) -> list[str]:
+    """What the table has no column for: deletions and cursor anomalies, one line per asset."""
+    notes = []
+    for o in summary.outcomes:
+        r = o.result
+        if r.rows_deleted:
+            notes.append(f"{o.name}: removed {r.rows_deleted:,} rows of deleted documents")
+        if r.cursor_anomalies:
+            notes.append(
+                f"{o.name}: {r.cursor_anomalies:,} documents have an updated_at that is missing, "
+                "not a date or in the future (read by every run; see README, incremental contract)"
+            )
+    return notes
+
+
 def age(ts: datetime | None) -> str:
     if ts is None:
         return "-"
@@ -46,8 +69,9 @@ def age(ts: datetime | None) -> str:
 
 def status_table(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="assets", title_justify="left")
-    for header in ("asset", "kind", "last run", "status", "rows", "rejects", "watermark", "age"):
-        table.add_column(header, justify="right" if header in ("rows", "rejects") else "left")
+    numeric = ("rows", "rejects", "anomalies")
+    for header in ("asset", "kind", "last run", "status", *numeric, "watermark", "age"):
+        table.add_column(header, justify="right" if header in numeric else "left")
     for row in rows:
         status = row["status"] or "never run"
         table.add_row(
@@ -57,7 +81,25 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
             f"[{STATUS_STYLE.get(status, 'dim')}]{status}[/]",
             f"{row['rows']:,}" if row["rows"] is not None else "-",
             f"{row['rejects']:,}" if row["rejects"] is not None else "-",
+            f"{row['cursor_anomalies']:,}" if row.get("cursor_anomalies") else "-",
             row["watermark"] or "-",
             age(row["finished_at"]),
+        )
+    return table
+
+
+def reconcile_table(results: list[Reconciliation]) -> Table:
+    table = Table(title="MongoDB vs PostgreSQL", title_justify="left")
+    headers = ("documents", "rows", "loaded", "rejected", "stale", "missing", "extra")
+    table.add_column("asset")
+    for header in headers:
+        table.add_column(header, justify="right")
+    table.add_column("result")
+    for r in results:
+        verdict = "[green]equal[/]" if r.ok else "[bold red]differs[/]"
+        table.add_row(
+            r.asset,
+            *(f"{getattr(r, h):,}" for h in headers),
+            verdict,
         )
     return table

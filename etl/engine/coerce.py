@@ -17,6 +17,9 @@ from bson import Decimal128, ObjectId
 from bson.int64 import Int64
 
 EPOCH_MS_THRESHOLD = 10**11  # larger epoch numbers are milliseconds (year 5138 in seconds)
+CLAMPED = (datetime.min, datetime.max.replace(microsecond=999000))
+"""What the drivers return for a BSON date outside Python's range (`DATETIME_CLAMP`, see
+etl.services.mongo): such a value is refused as out of range, never stored as if it were real."""
 
 
 class CoercionError(ValueError):
@@ -36,6 +39,8 @@ def to_datetime(value: Any) -> datetime | None:
     if value is None:
         return None
     if type(value) is datetime:  # the hot path: BSON dates arrive as naive UTC datetimes
+        if value.year in (1, 9999) and value.replace(tzinfo=None) in CLAMPED:
+            raise CoercionError(f"{_describe(value)} is outside the supported date range")
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, str):
         text = value.strip()

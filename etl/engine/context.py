@@ -17,6 +17,8 @@ class AssetResult:
     rows_written: dict[str, int] = field(default_factory=dict)
     rows_deleted: int = 0
     rejects: int = 0
+    cursor_anomalies: int = 0
+    """Documents read whose cursor value was missing, null, not a date or in the future."""
     watermark_before: dict[str, Any] | None = None
     watermark_after: dict[str, Any] | None = None
     note: str = ""

@@ -148,7 +148,7 @@ class Doc:
 
     def json(self, path: str) -> Any:
         """A free-form value kept as JSONB (BSON types rendered as JSON)."""
-        return coerce.to_json(self._get(path))
+        return self._coerce(path, coerce.to_json)
 
     def obj(self, path: str) -> Doc:
         """A nested fixed object (e.g. `device`); a missing one reads as empty."""

@@ -4,22 +4,28 @@ Per batch, set-based throughout:
 1. Hash each raw document (BSON bytes + the transform's code version) and fetch the stored hashes
    of the batch's `_id`s in one query: unchanged documents are skipped before any transform, so
    a re-read of unchanged data rewrites nothing.
-2. Transform the rest; coercion errors and the model's rules make one reject per document with
-   every reason. A key claimed by two documents is a reject too, never a silent overwrite.
+2. Transform the rest; coercion errors, the model's rules and the column guards (what PostgreSQL
+   would refuse or silently alter: etl.engine.guards) make one reject per document with every
+   reason. A key claimed by two documents is a reject too, never a silent overwrite.
 3. Documents whose key and `_id` are both new are COPYed straight into the target tables (the
    common case on a first load). Changed ones are COPYed into temp staging tables and merged:
    upsert parents, replace the touched parents' children.
-4. If PostgreSQL still refuses something (a rule only the database knows), the merge is retried
-   on halves of the batch inside savepoints until the offending documents are isolated and
-   rejected; the rest of the batch loads.
+4. Every statement of step 3 runs inside one savepoint. If PostgreSQL (or the driver) still
+   refuses something, the savepoint is rolled back and the documents are retried in halves
+   until the offending ones are isolated and rejected; the rest of the batch loads.
+5. Rejects are written last, and a reject that cannot be stored as it is (its raw document is
+   not valid jsonb) is stored with a printable copy of the document instead: writing a reject
+   can never fail the batch.
 The caller (runner) then writes the watermark and commits: data and watermark together.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import bson
@@ -27,14 +33,37 @@ import psycopg
 from bson import json_util
 from psycopg import sql
 
-from etl.engine.coerce import CoercionError, to_datetime, to_id
+from etl.engine.coerce import CoercionError, to_datetime
 from etl.engine.document import Doc
+from etl.engine.identity import source_key
+from etl.engine.reading import is_anomaly
 from etl.engine.spec import TableAsset
 from etl.engine.tables import TableLayout, layout_of
 
-REFUSALS = (psycopg.errors.IntegrityError, psycopg.errors.DataError)
-"""What PostgreSQL says about one bad row (constraint, value out of range, NUL byte...)."""
+REFUSALS = (
+    psycopg.errors.IntegrityError,  # class 23: constraints
+    psycopg.errors.DataError,  # class 22: values (also raised by psycopg for NUL in text)
+    psycopg.errors.ProgramLimitExceeded,  # class 54: index entry too large, nesting too deep
+    UnicodeError,  # the driver cannot encode a value
+    OverflowError,
+)
+"""What PostgreSQL or the driver says about one bad row: isolated by bisection, never fatal."""
 JSON_OPTIONS = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED, tz_aware=False)
+
+
+def hash_key(asset: TableAsset) -> bytes:
+    """The key of `document_hash` for an asset: its transform's version (a changed transform
+    makes every stored hash stale, so unchanged documents are rewritten once)."""
+    return asset.code_version.encode()[:64]
+
+
+def document_hash(raw: dict[str, Any], key: bytes) -> bytes:
+    """The stored `source_hash`: the document's BSON bytes, keyed by the transform version."""
+    try:
+        data = bson.encode(raw)
+    except Exception:  # not re-encodable (e.g. invalid UTF-8 read with surrogateescape)
+        data = repr(sorted(raw.items(), key=lambda kv: str(kv[0]))).encode("utf-8", "replace")
+    return hashlib.blake2b(data, digest_size=16, key=key).digest()
 
 
 @dataclass
@@ -60,6 +89,8 @@ class PreparedBatch:
 
     read: int
     unchanged: int = 0
+    anomalies: int = 0
+    """Documents whose cursor value is missing, not a date or in the future."""
     source_ids: list[str] = field(default_factory=list)
     stored: set[str] = field(default_factory=set)
     """Source ids that already have a row (changed documents, not new ones)."""
@@ -88,6 +119,7 @@ class TableLoader:
         run_id: str,
         *,
         track_seen: bool = False,
+        cursor_bound: datetime | None = None,
     ) -> None:
         self.asset = asset
         self.conn = conn
@@ -97,20 +129,21 @@ class TableLoader:
         if len(self.parent.primary_key) != 1:
             raise ValueError(f"{self.parent.qualified}: a parent table needs a one-column key")
         self.key = self.parent.primary_key[0]
-        self.hash_key = asset.code_version.encode()[:64]
+        self.hash_key = hash_key(asset)
         self.track_seen = track_seen
+        self.cursor_bound = cursor_bound or datetime.max
         self._staging_ready = False
         if track_seen:
-            conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS seen_source_ids (source_id text PRIMARY KEY)"
-            )
-            conn.execute("TRUNCATE seen_source_ids")
+            self.start_presence()
+
+    def start_presence(self) -> None:
+        """An empty set of present source ids (a temp table: it lasts across the run's commits)."""
+        self.conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS seen_source_ids (source_id text PRIMARY KEY)"
+        )
+        self.conn.execute("TRUNCATE seen_source_ids")
 
     # -- the batch --------------------------------------------------------------------------
-
-    def load_batch(self, raws: list[dict[str, Any]], collection: str) -> BatchStats:
-        """Prepare and write one batch on this loader's connection (no pipelining)."""
-        return self.write(self.prepare(raws, self.conn), collection)
 
     def prepare(self, raws: list[dict[str, Any]], lookup: psycopg.Connection) -> PreparedBatch:
         """The pure-Python half of a batch: hash, skip unchanged, transform, validate.
@@ -120,6 +153,8 @@ class TableLoader:
         stored hashes it looks up cannot belong to the batch still being written.
         """
         batch = PreparedBatch(read=len(raws))
+        cursor, bound = self.asset.cursor, self.cursor_bound
+        batch.anomalies = sum(is_anomaly(raw.get(cursor), bound) for raw in raws)
         identified = self._identify(raws, batch.rejects)
         batch.source_ids = [sid for sid, _, _ in identified]
         stored = self._stored_hashes(lookup, batch.source_ids)
@@ -144,30 +179,28 @@ class TableLoader:
         stats = BatchStats(read=batch.read, unchanged=batch.unchanged)
         rejects = batch.rejects
         if self.track_seen:
-            self._copy(
-                "seen_source_ids", ("source_id",), ((s,) for s in batch.source_ids), conflict=True
-            )
+            self.remember_present(batch.source_ids)
         owners = self._owners(list(batch.items))  # on the writing connection: sees this run
-        new: list[Prepared] = []
-        changed: list[Prepared] = []
+        todo: list[tuple[Prepared, bool]] = []  # (item, is brand new)
         for key, item in batch.items.items():
             owner = owners.get(key)
             if owner is not None and owner != item.source_id:
                 rejects.append(Reject(item.source_id, [self._duplicate(key, owner)], item.raw))
-            elif owner is None and item.source_id not in batch.stored:
-                new.append(item)
             else:
-                changed.append(item)
-        if new and not self._copy_direct(new, stats):
-            changed.extend(new)  # let the staging path find the culprits
-        if changed:
-            self._merge_staged(changed, stats, rejects)
+                todo.append((item, owner is None and item.source_id not in batch.stored))
+        self._write_isolating(todo, stats, rejects)
         stats.rejects = len(rejects)
         self._write_rejects(rejects, collection)
         return stats
 
-    def delete_unseen(self) -> int:
-        """After a full refresh: drop parents (and, by cascade, children) whose document is gone."""
+    def remember_present(self, source_ids: Iterable[str]) -> int:
+        """Note source ids that exist in the collection now (see `delete_absent`)."""
+        return self._copy(
+            "seen_source_ids", ("source_id",), ((s,) for s in source_ids), conflict=True
+        )
+
+    def delete_absent(self) -> int:
+        """Drop parents (and, by cascade, children) whose document was not noted as present."""
         query = sql.SQL(
             "DELETE FROM {t} t WHERE NOT EXISTS "
             "(SELECT 1 FROM seen_source_ids s WHERE s.source_id = t.source_id)"
@@ -181,23 +214,11 @@ class TableLoader:
     ) -> list[tuple[str, bytes, dict[str, Any]]]:
         out = []
         for raw in raws:
-            try:
-                sid = to_id(raw.get("_id"))
-            except CoercionError as exc:
-                rejects.append(Reject(None, [f"_id: {exc}"], raw))
-                continue
-            if sid is None:
+            if "_id" not in raw:
                 rejects.append(Reject(None, ["_id: missing"], raw))
                 continue
-            out.append((sid, self._digest(raw), raw))
+            out.append((source_key(raw["_id"]), document_hash(raw, self.hash_key), raw))
         return out
-
-    def _digest(self, raw: dict[str, Any]) -> bytes:
-        try:
-            data = bson.encode(raw)
-        except (bson.errors.InvalidDocument, TypeError, OverflowError):
-            data = repr(sorted(raw.items(), key=lambda kv: str(kv[0]))).encode()
-        return hashlib.blake2b(data, digest_size=16, key=self.hash_key).digest()
 
     def _prepare(
         self, sid: str, digest: bytes, raw: dict[str, Any], rejects: list[Reject]
@@ -208,6 +229,22 @@ class TableLoader:
         except Exception as exc:  # a transform bug must not lose the document
             rejects.append(Reject(sid, [f"transform raised {type(exc).__name__}: {exc}"], raw))
             return None
+        try:
+            return self._rows(sid, digest, raw, doc, produced, rejects)
+        except Exception as exc:  # rows of the wrong shape: still one reject, never a crash
+            reason = f"transform produced invalid rows: {type(exc).__name__}: {exc}"
+            rejects.append(Reject(sid, [reason], raw))
+            return None
+
+    def _rows(
+        self,
+        sid: str,
+        digest: bytes,
+        raw: dict[str, Any],
+        doc: Doc,
+        produced: Any,
+        rejects: list[Reject],
+    ) -> Prepared | None:
         errors = doc.errors
         parent_row = produced.get(self.asset.parent)
         if not isinstance(parent_row, dict):
@@ -218,7 +255,8 @@ class TableLoader:
         rows: dict[TableLayout, list[tuple[Any, ...]]] = {}
         for child in self.children:
             child_rows = produced.get(child.model) or []
-            assert isinstance(child_rows, list)
+            if not isinstance(child_rows, list):
+                raise TypeError(f"{child.name}: expected a list of rows")
             out = []
             for i, row in enumerate(child_rows):
                 problems = child.validate(row)
@@ -299,22 +337,45 @@ class TableLoader:
                 count += 1
         return count
 
-    def _copy_direct(self, items: list[Prepared], stats: BatchStats) -> bool:
-        """COPY brand-new documents straight into the targets; False if PostgreSQL refused."""
+    def _write_isolating(
+        self, todo: list[tuple[Prepared, bool]], stats: BatchStats, rejects: list[Reject]
+    ) -> None:
+        """Write all items in one savepoint; on a refusal, retry halves until it is isolated."""
+        pending = [todo] if todo else []
+        while pending:
+            group = pending.pop()
+            try:
+                with self.conn.transaction():
+                    counts = self._write_group(group)
+            except REFUSALS as exc:
+                if len(group) == 1:
+                    item = group[0][0]
+                    rejects.append(Reject(item.source_id, [_refusal(exc)], item.raw))
+                else:
+                    half = len(group) // 2
+                    pending.extend([group[half:], group[:half]])
+                continue
+            for table, count in counts.items():
+                stats.add(table, count)
+
+    def _write_group(self, group: list[tuple[Prepared, bool]]) -> dict[str, int]:
+        new = [item for item, is_new in group if is_new]
+        changed = [item for item, is_new in group if not is_new]
         counts: dict[str, int] = {}
-        try:
-            with self.conn.transaction():
-                for layout in (self.parent, *self.children):
-                    counts[layout.qualified] = self._copy(
-                        layout.ident,
-                        layout.columns,
-                        (row for item in items for row in item.rows[layout]),
-                    )
-        except REFUSALS:
-            return False
-        for table, count in counts.items():
-            stats.add(table, count)
-        return True
+        layouts = (self.parent, *self.children)
+        for layout in layouts if new else ():
+            rows = (row for item in new for row in item.rows[layout])
+            counts[layout.qualified] = self._copy(layout.ident, layout.columns, rows)
+        if changed:
+            self._ensure_staging()
+            for layout in layouts:
+                rows = (row for item in changed for row in item.rows[layout])
+                self._copy(layout.stage_ident, layout.columns, rows)
+            for table, count in self._merge().items():
+                counts[table] = counts.get(table, 0) + count
+            for layout in layouts:
+                self.conn.execute(sql.SQL("TRUNCATE {}").format(layout.stage_ident))
+        return counts
 
     def _ensure_staging(self) -> None:
         if self._staging_ready:
@@ -328,51 +389,18 @@ class TableLoader:
             )
         self._staging_ready = True
 
-    def _merge_staged(
-        self, items: list[Prepared], stats: BatchStats, rejects: list[Reject]
-    ) -> None:
-        self._ensure_staging()
-        for layout in (self.parent, *self.children):
-            self._copy(
-                layout.stage_ident, layout.columns, (row for it in items for row in it.rows[layout])
-            )
-        by_key = {item.key: item for item in items}
-        pending: list[list[Any] | None] = [None]  # None: the whole staged batch
-        while pending:
-            keys = pending.pop()
-            try:
-                with self.conn.transaction():
-                    counts = self._merge(keys)
-            except REFUSALS as exc:
-                subset = list(by_key) if keys is None else keys
-                if len(subset) == 1:
-                    item = by_key[subset[0]]
-                    reason = (exc.diag.message_primary or str(exc)).strip()
-                    rejects.append(
-                        Reject(item.source_id, [f"database refused: {reason}"], item.raw)
-                    )
-                else:
-                    half = len(subset) // 2
-                    pending.extend([subset[:half], subset[half:]])
-                continue
-            for table, count in counts.items():
-                stats.add(table, count)
-        for layout in (self.parent, *self.children):
-            self.conn.execute(sql.SQL("TRUNCATE {}").format(layout.stage_ident))
-
-    def _merge(self, keys: list[Any] | None) -> dict[str, int]:
+    def _merge(self) -> dict[str, int]:
+        """Staged parents upserted (a document whose key changed loses its old row first);
+        the staged parents' children replaced as a whole."""
         p = self.parent
         key = sql.Identifier(self.key)
-        only = sql.SQL("(%(keys)s::text[] IS NULL OR s.{k} = ANY(%(keys)s))")
-        params = {"keys": keys}
         counts: dict[str, int] = {}
         with self.conn.cursor() as cur:
             cur.execute(
                 sql.SQL(
                     "DELETE FROM {t} t USING {s} s WHERE t.source_id = s.source_id "
-                    "AND t.{k} <> s.{k} AND {only}"
-                ).format(t=p.ident, s=p.stage_ident, k=key, only=only.format(k=key)),
-                params,
+                    "AND t.{k} <> s.{k}"
+                ).format(t=p.ident, s=p.stage_ident, k=key)
             )
             assignments = [
                 sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
@@ -381,60 +409,84 @@ class TableLoader:
             ]
             if p.stamped:
                 assignments.append(sql.SQL("loaded_at = now()"))
-            updates = sql.SQL(", ").join(assignments)
             cur.execute(
                 sql.SQL(
-                    "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} s WHERE {only} "
+                    "INSERT INTO {t} ({cols}) SELECT {cols} FROM {s} "
                     "ON CONFLICT ({k}) DO UPDATE SET {updates}"
                 ).format(
                     t=p.ident,
                     s=p.stage_ident,
                     cols=p.column_list(),
                     k=key,
-                    only=only.format(k=key),
-                    updates=updates,
-                ),
-                params,
+                    updates=sql.SQL(", ").join(assignments),
+                )
             )
             counts[p.qualified] = cur.rowcount
             for child in self.children:
                 fk = sql.Identifier(child.parent_key or "")
                 cur.execute(
-                    sql.SQL("DELETE FROM {c} c USING {s} s WHERE c.{fk} = s.{k} AND {only}").format(
-                        c=child.ident, s=p.stage_ident, fk=fk, k=key, only=only.format(k=key)
-                    ),
-                    params,
+                    sql.SQL("DELETE FROM {c} c USING {s} s WHERE c.{fk} = s.{k}").format(
+                        c=child.ident, s=p.stage_ident, fk=fk, k=key
+                    )
                 )
                 cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {c} ({cols}) SELECT {cols} FROM {s} s WHERE {only}"
-                    ).format(
-                        c=child.ident,
-                        s=child.stage_ident,
-                        cols=child.column_list(),
-                        only=only.format(k=fk),
-                    ),
-                    params,
+                    sql.SQL("INSERT INTO {c} ({cols}) SELECT {cols} FROM {s}").format(
+                        c=child.ident, s=child.stage_ident, cols=child.column_list()
+                    )
                 )
                 counts[child.qualified] = cur.rowcount
         return counts
 
     def _write_rejects(self, rejects: list[Reject], collection: str) -> None:
+        """All rejects in one COPY; if that is refused, one by one, each falling back to a
+        printable copy of its document: a reject is always recorded, never fatal."""
         if not rejects:
             return
-        rows = (
-            (
-                self.run_id,
-                self.asset.name,
-                collection,
-                r.source_id,
-                r.reasons,
-                json_util.dumps(r.document, json_options=JSON_OPTIONS).replace("\\u0000", ""),
-            )
-            for r in rejects
+        columns = ("run_id", "asset", "collection", "source_id", "reasons", "document")
+        target = sql.Identifier("etl", "rejects")
+        rows = [self._reject_row(r, collection) for r in rejects]
+        try:
+            with self.conn.transaction():
+                self._copy(target, columns, rows)
+            return
+        except REFUSALS:
+            pass
+        for reject, row in zip(rejects, rows, strict=True):
+            try:
+                with self.conn.transaction():
+                    self._copy(target, columns, [row])
+            except REFUSALS:
+                printable = {"unstorable_document": _printable(repr(reject.document))}
+                fallback = (*row[:5], json.dumps(printable))
+                with self.conn.transaction():
+                    self._copy(target, columns, [fallback])
+
+    def _reject_row(self, reject: Reject, collection: str) -> tuple[Any, ...]:
+        try:
+            document = json_util.dumps(reject.document, json_options=JSON_OPTIONS)
+        except Exception:  # not serialisable as it is: keep a printable copy
+            document = json.dumps({"unstorable_document": _printable(repr(reject.document))})
+        return (
+            self.run_id,
+            self.asset.name,
+            collection,
+            reject.source_id,
+            [_printable(reason) for reason in reject.reasons],
+            document,
         )
-        self._copy(
-            sql.Identifier("etl", "rejects"),
-            ("run_id", "asset", "collection", "source_id", "reasons", "document"),
-            rows,
-        )
+
+
+def _refusal(exc: BaseException) -> str:
+    if isinstance(exc, psycopg.Error) and exc.diag.message_primary:
+        detail = exc.diag.message_primary
+        column = exc.diag.column_name
+        where = f" (column {column})" if column else ""
+        return f"database refused: {detail.strip()}{where}"
+    return f"database refused: {type(exc).__name__}: {exc}"
+
+
+def _printable(text: str) -> str:
+    """`text` without what PostgreSQL text cannot hold (NUL, lone surrogates), escaped."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

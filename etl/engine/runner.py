@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 import logging
 import time
-import traceback
 import uuid
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -18,10 +17,15 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from etl.engine.coerce import to_datetime
+import psycopg
+from psycopg import sql
+
+from etl.engine.coerce import CoercionError, to_datetime
 from etl.engine.context import AssetResult, ProgressHook, RunContext, _no_progress
 from etl.engine.graph import AssetGraph, load_graph
+from etl.engine.identity import source_key
 from etl.engine.loader import PreparedBatch, TableLoader
+from etl.engine.reading import is_anomaly, present_source_ids, read_changed, run_bound
 from etl.engine.spec import TableAsset
 from etl.engine.state import (
     Watermark,
@@ -33,7 +37,8 @@ from etl.engine.state import (
     release_asset_lock,
     save_watermark,
 )
-from etl.errors import UserFacingError
+from etl.errors import ServiceUnavailable, UserFacingError, mask_url
+from etl.services.mongo import read_collection
 from etl.services.postgres import pg_connect
 from etl.settings import Settings, get_settings
 
@@ -79,7 +84,8 @@ def materialize(
     """Run the selected assets in topological order.
 
     A failing asset marks its downstream assets (in the selection) skipped, with the reason;
-    unrelated assets still run. Raises only for a bad selection or unreachable services.
+    unrelated assets still run. Raises only for a bad selection or unreachable services
+    (`ServiceUnavailable`, before any work, or when PostgreSQL goes away mid-run).
     """
     graph = graph or load_graph()
     names = graph.select(selection)
@@ -90,21 +96,43 @@ def materialize(
         progress=progress,
         document_source=document_source,
     )
+    if document_source is None and any(graph.assets[n].sources for n in names):
+        ctx.mongo  # noqa: B018  (connect now: an unreachable MongoDB fails before any work)
     outcomes: dict[str, AssetOutcome] = {}
-    with pg_connect(ctx.postgres_url, autocommit=True) as records:
-        for name in names:
-            blocked = sorted(
-                up
-                for up in graph.ancestors(name)
-                if up in outcomes and outcomes[up].status != "success"
-            )
-            if blocked:
-                reason = f"upstream {', '.join(blocked)} did not succeed"
-                record_skipped(records, ctx.run_id, name, reason)
-                outcomes[name] = AssetOutcome(name, "skipped", error=reason)
-                continue
-            outcomes[name] = run_one(graph.assets[name], ctx, records)
+    try:
+        with pg_connect(ctx.postgres_url, autocommit=True) as records:
+            for name in names:
+                blocked = sorted(
+                    up
+                    for up in graph.ancestors(name)
+                    if up in outcomes and outcomes[up].status != "success"
+                )
+                if blocked:
+                    reason = f"upstream {', '.join(blocked)} did not succeed"
+                    record_skipped(records, ctx.run_id, name, reason)
+                    outcomes[name] = AssetOutcome(name, "skipped", error=reason)
+                    continue
+                outcomes[name] = run_one(graph.assets[name], ctx, records)
+    except psycopg.OperationalError as exc:  # the server went away mid-run
+        raise lost_postgres(ctx.postgres_url, exc) from None
     return RunSummary(ctx.run_id, [outcomes[n] for n in names])
+
+
+def lost_postgres(url: str, exc: BaseException) -> ServiceUnavailable:
+    """One line for a server that went away mid-run (its URL masked)."""
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ServiceUnavailable(f"lost the connection to PostgreSQL at {mask_url(url)}: {reason}")
+
+
+def _connection_lost(exc: BaseException, records: psycopg.Connection) -> bool:
+    """Whether an asset's failure is the server going away (then the whole run stops)."""
+    if not isinstance(exc, psycopg.OperationalError):
+        return False
+    try:
+        records.execute("SELECT 1")
+    except psycopg.Error:
+        return True
+    return False
 
 
 def new_run_id() -> str:
@@ -120,10 +148,13 @@ def run_one(asset: Any, ctx: RunContext, records: Any) -> AssetOutcome:
         try:
             result = asset.materialize(ctx)
         except Exception as exc:
+            if _connection_lost(exc, records):
+                raise lost_postgres(ctx.postgres_url, exc) from None
             message = (
                 str(exc) if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
             )
-            log.error("asset %s failed: %s\n%s", asset.name, message, traceback.format_exc())
+            log.error("asset %s failed: %s", asset.name, message)
+            log.debug("asset %s failed", asset.name, exc_info=True)
             record_end(
                 records, ctx.run_id, asset.name, "failed", getattr(exc, "result", None), message
             )
@@ -145,26 +176,19 @@ def batched(docs: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
         yield batch
 
 
-def read_changed(
-    collection: Any, cursor: str, since: Watermark | None
-) -> tuple[Iterable[Any], int]:
-    """Documents changed after the watermark, in (cursor, _id) order, and how many."""
-    query = since.mongo_filter(cursor) if since else {}
-    collection.create_index([(cursor, 1), ("_id", 1)])
-    total = collection.count_documents(query)
-    return collection.find(query).sort([(cursor, 1), ("_id", 1)]), total
-
-
 def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
     """Read changed documents and load them batch by batch, one commit per batch.
 
     Two stages overlap: a worker thread prepares batch k+1 (pure Python: hash, transform,
     validate) while this thread writes batch k and PostgreSQL processes it, so the load runs at
     about the pace of the slower stage rather than their sum. At most two batches are in memory.
+    After the last batch, rows of documents deleted from the collection are removed (see
+    `_deletions`), in the transaction that commits the final watermark.
     """
     result = AssetResult()
     collection = asset.source
     url = ctx.postgres_url
+    bound = run_bound()
     with (
         fewer_gc_pauses(),
         pg_connect(url) as conn,
@@ -173,13 +197,21 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
     ):
         try:
             before = None if ctx.full_refresh else load_watermark(conn, asset.name, collection)
+            had_rows = _has_rows(conn, asset)
             conn.commit()
             result.watermark_before = before.to_json() if before else None
+            reads_all = before is None or before.cursor_value is None
             if ctx.document_source is not None:
-                docs, total = ctx.document_source(collection), None
+                docs, total = iter(ctx.document_source(collection)), None
             else:
-                docs, total = read_changed(ctx.mongo[collection], asset.cursor, before)
-            loader = TableLoader(asset, conn, ctx.run_id, track_seen=ctx.full_refresh)
+                docs, total = read_changed(
+                    read_collection(ctx.mongo, collection), asset.cursor, before, bound
+                )
+            # a read of everything notes which documents exist as it goes; otherwise an
+            # `_id`-only scan afterwards does (deletes are noticed by every run)
+            loader = TableLoader(
+                asset, conn, ctx.run_id, track_seen=reads_all and had_rows, cursor_bound=bound
+            )
             batches = batched(docs, ctx.settings.batch_size)
 
             def prepare_next() -> tuple[dict[str, Any], PreparedBatch] | None:
@@ -193,18 +225,19 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
                 pending = pool.submit(prepare_next)
                 last, prepared = ready
                 stats = loader.write(prepared, collection)
-                mark = _advance(mark, last, asset.cursor)
+                mark = _advance(mark, last, asset.cursor, bound)
                 if mark is not None:
                     save_watermark(conn, asset.name, collection, mark, ctx.run_id)
                 conn.commit()
                 result.documents_read += stats.read
                 result.documents_unchanged += stats.unchanged
                 result.rejects += stats.rejects
+                result.cursor_anomalies += prepared.anomalies
                 for table, count in stats.rows.items():
                     result.add_rows(table, count)
                 ctx.progress(asset.name, result.documents_read, total)
-            if ctx.full_refresh:
-                result.rows_deleted = loader.delete_unseen()
+            if had_rows and (reads_all or asset.detect_deletes):
+                result.rows_deleted = _deletions(loader, ctx, collection, scanned=reads_all)
                 conn.commit()
             result.watermark_after = mark.to_json() if mark else None
         except BaseException as exc:
@@ -212,6 +245,25 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
             exc.result = result  # type: ignore[attr-defined]  # what was committed before
             raise
     return result
+
+
+def _has_rows(conn: Any, asset: TableAsset) -> bool:
+    """Whether the asset's parent table holds anything (nothing to delete on a first load)."""
+    table = sql.Identifier(*asset.tables[0].split("."))
+    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()
+    return bool(row and row[0])
+
+
+def _deletions(loader: TableLoader, ctx: RunContext, collection: str, *, scanned: bool) -> int:
+    """Delete rows whose document is gone; `scanned`: the read itself noted every `_id`."""
+    if not scanned:
+        loader.start_presence()
+        if ctx.document_source is not None:
+            ids: Iterable[str] = (source_key(d["_id"]) for d in ctx.document_source(collection))
+        else:
+            ids = present_source_ids(read_collection(ctx.mongo, collection))
+        loader.remember_present(ids)
+    return loader.delete_absent()
 
 
 @contextmanager
@@ -226,13 +278,19 @@ def fewer_gc_pauses(threshold: int = 100_000) -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _advance(mark: Watermark | None, last: dict[str, Any], cursor: str) -> Watermark | None:
+def _advance(
+    mark: Watermark | None, last: dict[str, Any], cursor: str, bound: datetime
+) -> Watermark | None:
     """The watermark after a batch.
 
-    Only a real BSON date moves it: MongoDB sorts strings and nulls before dates, so a dirty
-    cursor value (an ISO string, say) must not be compared with dates on the next run.
+    Only a real BSON date up to the run's start moves it: MongoDB sorts strings and nulls before
+    dates, so a dirty cursor value (an ISO string, say) must not be compared with dates on the
+    next run, and a date in the future would hide every document written before it.
     """
     value = last.get(cursor)
-    if not isinstance(value, datetime) or "_id" not in last:
+    if "_id" not in last or is_anomaly(value, bound):
         return mark
-    return Watermark(to_datetime(value), last["_id"])
+    try:
+        return Watermark(to_datetime(value), last["_id"])
+    except CoercionError:  # outside the supported range (a clamped date): not a position
+        return mark

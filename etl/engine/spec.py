@@ -72,6 +72,10 @@ class TableAsset(Asset):
     children: tuple[type[SQLModel], ...] = ()
     cursor: str = "updated_at"
     code_version: str = ""
+    detect_deletes: bool = True
+    """Scan the collection's `_id`s after each incremental run to remove rows of deleted
+    documents; turn off for collections too large to scan every run (then only
+    `--full-refresh` removes them)."""
 
     kind: str = field(init=False, default="table")
 
@@ -177,6 +181,7 @@ def table_asset(
     name: str | None = None,
     cursor: str = "updated_at",
     deps: tuple[str, ...] = (),
+    detect_deletes: bool = True,
 ) -> Callable[[Transform], TableAsset]:
     """Declare a table asset: `source` collection → `parent` table (+ `children` tables).
 
@@ -197,6 +202,7 @@ def table_asset(
             children=children,
             cursor=cursor,
             code_version=code_version_of(fn),
+            detect_deletes=detect_deletes,
         )
         register(asset)
         return asset

@@ -68,16 +68,54 @@ def save_watermark(
 
 
 def record_start(conn: psycopg.Connection, run_id: str, asset: str, full_refresh: bool) -> None:
+    """Record a run as `running`, held by this connection's backend (which holds the lock).
+
+    Called with the asset's lock held, so any other `running` record of the asset belongs to a
+    process that died: it is marked `interrupted` first.
+    """
+    conn.execute(
+        "UPDATE etl.asset_runs SET status = 'interrupted', finished_at = now(), error = %s "
+        "WHERE asset = %s AND status = 'running' AND run_id <> %s",
+        [INTERRUPTED, asset, run_id],
+    )
     conn.execute(
         """
         INSERT INTO etl.asset_runs (run_id, asset, status, full_refresh, started_at,
-            documents_read, documents_unchanged, rows_written, rows_deleted, rejects)
-        VALUES (%s, %s, 'running', %s, now(), 0, 0, '{}', 0, 0)
+            documents_read, documents_unchanged, rows_written, rows_deleted, rejects, backend_pid)
+        VALUES (%s, %s, 'running', %s, now(), 0, 0, '{}', 0, 0, pg_backend_pid())
         ON CONFLICT (run_id, asset) DO UPDATE SET status = 'running', started_at = now(),
-            finished_at = NULL, error = NULL
+            finished_at = NULL, error = NULL, backend_pid = pg_backend_pid()
         """,
         [run_id, asset, full_refresh],
     )
+
+
+INTERRUPTED = "the process running it stopped before it finished (killed, or lost PostgreSQL)"
+_LOCK_HOLDER = """
+    SELECT l.pid FROM pg_locks l
+    WHERE l.locktype = 'advisory' AND l.granted
+      AND ((l.classid::bigint << 32) | l.objid::bigint) = hashtextextended(%s, 0)
+"""
+
+
+def mark_interrupted(conn: psycopg.Connection) -> int:
+    """Mark `running` records whose backend no longer holds their asset's lock `interrupted`.
+
+    A live run holds its asset's advisory lock on the connection that recorded it; when the
+    process dies, PostgreSQL ends that backend and releases the lock. Returns how many changed.
+    """
+    return conn.execute(
+        """
+        UPDATE etl.asset_runs r SET status = 'interrupted', finished_at = now(), error = %s
+        WHERE r.status = 'running' AND NOT EXISTS (
+            SELECT 1 FROM pg_locks l
+            WHERE l.locktype = 'advisory' AND l.granted
+              AND (r.backend_pid IS NULL OR l.pid = r.backend_pid)
+              AND ((l.classid::bigint << 32) | l.objid::bigint)
+                  = hashtextextended('etl.asset:' || r.asset, 0))
+        """,
+        [INTERRUPTED],
+    ).rowcount
 
 
 def record_end(
@@ -93,7 +131,7 @@ def record_end(
         """
         UPDATE etl.asset_runs SET status = %s, finished_at = now(), documents_read = %s,
             documents_unchanged = %s, rows_written = %s, rows_deleted = %s, rejects = %s,
-            watermark_before = %s, watermark_after = %s, error = %s
+            cursor_anomalies = %s, watermark_before = %s, watermark_after = %s, error = %s
         WHERE run_id = %s AND asset = %s
         """,
         [
@@ -103,6 +141,7 @@ def record_end(
             Jsonb(r.rows_written),
             r.rows_deleted,
             r.rejects,
+            r.cursor_anomalies,
             Jsonb(r.watermark_before) if r.watermark_before else None,
             Jsonb(r.watermark_after) if r.watermark_after else None,
             error,
@@ -143,15 +182,7 @@ def acquire_asset_lock(conn: psycopg.Connection, asset: str, timeout: float) -> 
         if got and got[0]:
             return
         if time.monotonic() >= deadline:
-            holder = conn.execute(
-                """
-                SELECT l.pid FROM pg_locks l
-                WHERE l.locktype = 'advisory' AND l.granted
-                  AND ((l.classid::bigint << 32) | l.objid::bigint)
-                      = hashtextextended(%s, 0)
-                """,
-                [_lock_key(asset)],
-            ).fetchone()
+            holder = conn.execute(_LOCK_HOLDER, [_lock_key(asset)]).fetchone()
             who = f" (PostgreSQL backend pid {holder[0]})" if holder else ""
             raise AssetLocked(
                 f"asset {asset!r} is being materialised by another run{who}; gave up after "

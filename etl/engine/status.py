@@ -9,16 +9,32 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from etl.engine.graph import AssetGraph
+from etl.engine.state import mark_interrupted
 
 LAST_RUNS = """
-SELECT DISTINCT ON (asset) asset, run_id, status, finished_at, rejects, error
+SELECT DISTINCT ON (asset) asset, run_id, status, finished_at, rejects, cursor_anomalies,
+    rows_deleted, error
 FROM etl.asset_runs WHERE asset = ANY(%s) ORDER BY asset, started_at DESC
 """
+OUTSTANDING_REJECTS = """
+SELECT count(*) FROM (
+    SELECT DISTINCT ON (source_id) source_id, rejected_at FROM etl.rejects
+    WHERE asset = %(asset)s ORDER BY source_id, rejected_at DESC
+) r
+WHERE r.source_id IS NULL OR NOT EXISTS (
+    SELECT 1 FROM {table} t WHERE t.source_id = r.source_id AND t.loaded_at > r.rejected_at
+)
+"""
+"""Documents whose latest reject has not been followed by a successful load of a newer version
+(a document that loaded with some array items refused counts until it changes)."""
 WATERMARKS = "SELECT asset, collection, cursor_value FROM etl.watermarks WHERE asset = ANY(%s)"
 
 
 def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, Any]]:
-    """One dict per asset in run order: last run, status, current rows, rejects, watermark."""
+    """One dict per asset in run order: last run, status, current rows, outstanding rejects,
+    cursor anomalies, watermark. Runs whose process died are marked `interrupted` first."""
+    mark_interrupted(conn)
+    conn.commit()
     names = list(graph.order)
     with conn.cursor(row_factory=dict_row) as cur:
         runs = {r["asset"]: r for r in cur.execute(LAST_RUNS, [names]).fetchall()}
@@ -35,13 +51,15 @@ def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, 
         run = runs.get(name, {})
         mark = marks.get(name)
         main_table = asset.tables[0] if asset.tables else None
-        rows = None
+        rows = outstanding = None
         if main_table in existing:
-            schema, table = main_table.split(".")
-            count = conn.execute(
-                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, table))
-            ).fetchone()
+            ident = sql.Identifier(*main_table.split("."))
+            count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
             rows = count[0] if count else 0
+            if asset.kind == "table":
+                query = sql.SQL(OUTSTANDING_REJECTS).format(table=ident)
+                found = conn.execute(query, {"asset": name}).fetchone()
+                outstanding = found[0] if found else 0
         cursor_value = mark["cursor_value"] if mark else None
         out.append(
             {
@@ -53,7 +71,10 @@ def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, 
                 "status": run.get("status"),
                 "finished_at": run.get("finished_at"),
                 "rows": rows,
-                "rejects": run.get("rejects"),
+                "rejects": outstanding,
+                "last_run_rejects": run.get("rejects"),
+                "cursor_anomalies": run.get("cursor_anomalies"),
+                "rows_deleted": run.get("rows_deleted"),
                 "watermark": cursor_value.isoformat(timespec="seconds") if cursor_value else None,
                 "error": run.get("error"),
             }

@@ -19,6 +19,7 @@ from psycopg import sql
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
+from etl.engine.guards import compile_guards
 from models.base import column_rules
 
 SOURCE_COLUMNS = ("source_id", "source_updated_at", "source_hash")
@@ -65,9 +66,9 @@ class TableLayout:
         if not self.json_columns:
             return values
         out = list(values)
-        for i in self.json_columns:
+        for i in self.json_columns:  # validated by the JSON guard (etl.engine.guards)
             if out[i] is not None:
-                out[i] = json.dumps(out[i], ensure_ascii=False, default=str).replace("\\u0000", "")
+                out[i] = json.dumps(out[i], ensure_ascii=False, allow_nan=False, default=str)
         return tuple(out)
 
 
@@ -121,6 +122,8 @@ def unique_keys(model: type[SQLModel]) -> tuple[tuple[str, ...], ...]:
 
 
 def _compile_validator(model: type[SQLModel], skip: set[str | None]) -> Validator:
+    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    guards = compile_guards(table, skip)
     rules = [r for r in column_rules(model) if r.column not in skip]
     required = tuple(r.column for r in rules if r.required)
     choices = tuple((r.column, frozenset(r.choices)) for r in rules if r.choices)
@@ -147,6 +150,8 @@ def _compile_validator(model: type[SQLModel], skip: set[str | None]) -> Validato
             value = row.get(column)
             if value is not None and not pattern.search(str(value)):
                 errors.append(f"{column}: {value!r} does not match {pattern.pattern}")
+        for guard in guards:
+            guard(row, errors)
         return errors
 
     return validate

@@ -13,10 +13,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from bson.codec_options import CodecOptions, DatetimeConversion
+
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.settings import Settings, get_settings
 
 SERVER_SELECTION_TIMEOUT_MS = 5000
+READ_OPTIONS = CodecOptions(
+    tz_aware=False,
+    datetime_conversion=DatetimeConversion.DATETIME_CLAMP,
+    unicode_decode_error_handler="surrogateescape",
+)
+"""How the engine decodes documents, so that no stored value can make a read fail: a date
+outside Python's range comes back clamped to year 1 or 9999 (and `coerce.to_datetime` refuses
+those values, so they are rejected, never stored), invalid UTF-8 comes back with surrogates
+(which the column guards refuse). montydb decodes every document to filter it, so without these
+options one bad date would break every query on its collection."""
 _monty_lock = threading.Lock()
 _monty_clients: dict[Path, Any] = {}
 
@@ -39,6 +51,11 @@ def mongo_database(settings: Settings | None = None) -> Any:
     )
 
 
+def read_collection(database: Any, name: str) -> Any:
+    """Collection `name` decoded with `READ_OPTIONS` (pymongo and montydb alike)."""
+    return database.get_collection(name, codec_options=READ_OPTIONS)
+
+
 def _monty_client(path: Path) -> Any:
     from montydb import MontyClient, set_storage
 
@@ -59,7 +76,9 @@ def _pymongo_client(uri: str) -> Any:
 
     try:
         client: pymongo.MongoClient = pymongo.MongoClient(
-            uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, tz_aware=False
+            uri,
+            serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
+            tz_aware=False,
         )
         client.admin.command("ping")
     except PyMongoError as exc:

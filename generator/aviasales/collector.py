@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
+from etl.services.mongo import read_collection
 from etl.settings import Settings
 from generator.aviasales.log import LOG_COLLECTION
 from generator.aviasales.proxy import Upstream, create_proxy
@@ -108,7 +109,7 @@ def plan(settings: Settings, search_date: date) -> list[Search]:
 def already_answered(db: Any, search_date: date) -> set[Search]:
     """Searches logged with a 200 for `search_date`: a resumed backfill does not repeat them."""
     found = set()
-    for doc in db[LOG_COLLECTION].find(
+    for doc in read_collection(db, LOG_COLLECTION).find(
         {"search_date": search_date.isoformat(), "status_code": 200}, {"request": 1}
     ):
         request = doc.get("request") or {}

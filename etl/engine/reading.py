@@ -1,0 +1,69 @@
+"""What a table asset reads from its collection, and what it assumes about the cursor field.
+
+The incremental contract: a source sets the cursor field (`updated_at`) to a BSON date no later
+than the moment the write becomes visible, and never lowers it. Then "documents whose (cursor,
+_id) is after the watermark" is exactly "documents changed since the last run". Sources break
+that; what the engine does then:
+
+- a cursor that is missing, null or not a BSON date (an ISO string, an epoch number) cannot be
+  compared with a watermark: such documents are read by *every* run (the hash skip makes an
+  unchanged one cost a lookup) and counted as cursor anomalies;
+- a cursor in the future (after the run's start) is read by every run too, and never moves the
+  watermark, which stays at or before the run's start: a clock running ahead cannot hide the
+  documents written after it;
+- a document updated with a cursor value lower than the watermark (a clock running behind) is
+  missed until `--full-refresh`; this is the one assumption the engine cannot check.
+
+One query covers the three cases, ordered by (cursor, _id): MongoDB sorts non-dates before
+dates, so the watermark (etl.engine.runner) only ever advances over real dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from etl.engine.identity import source_key
+from etl.engine.state import Watermark
+
+
+def run_bound(now: datetime | None = None) -> datetime:
+    """The latest cursor value a run may take as its watermark: its start, naive UTC, in
+    milliseconds (MongoDB's precision; montydb compares naive datetimes only)."""
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def changed_filter(cursor: str, since: Watermark | None, bound: datetime) -> dict[str, Any]:
+    """Documents after the watermark up to `bound`, plus every cursor anomaly."""
+    if since is None or since.cursor_value is None:
+        return {}
+    return {
+        "$or": [
+            {"$and": [since.mongo_filter(cursor), {cursor: {"$lte": bound}}]},
+            {cursor: {"$not": {"$type": "date"}}},
+            {cursor: {"$gt": bound}},
+        ]
+    }
+
+
+def read_changed(
+    collection: Any, cursor: str, since: Watermark | None, bound: datetime
+) -> tuple[Iterator[Any], int]:
+    """Changed documents and cursor anomalies in (cursor, _id) order, and how many."""
+    query = changed_filter(cursor, since, bound)
+    collection.create_index([(cursor, 1), ("_id", 1)])
+    total = collection.count_documents(query)
+    return iter(collection.find(query).sort([(cursor, 1), ("_id", 1)])), total
+
+
+def is_anomaly(value: Any, bound: datetime) -> bool:
+    """A cursor value the watermark cannot cover: not a date, or after the run's start."""
+    return type(value) is not datetime or value.replace(tzinfo=None) > bound
+
+
+def present_source_ids(collection: Any) -> Iterator[str]:
+    """Every document's `source_id`, from an `_id`-only scan (served by the `_id` index)."""
+    for doc in collection.find({}, {"_id": 1}):
+        yield source_key(doc["_id"])
