@@ -57,14 +57,36 @@ def run_checkpoint(name: str, **context: Any) -> dict[str, Any]:
     """Validate the asset's tables; blocking failures fail the task, warnings are only logged."""
     from etl.quality import run_checks, suites_for_asset
 
-    results = run_checks(suites_for_asset(load_graph().assets[name]))
+    asset = load_graph().assets[name]
+    results = run_checks(suites_for_asset(asset))
     blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
+    blocking += reconcile_check(asset)
     for r in results:
         for warning in r.warnings:
             log.warning("%s (warning): %s", r.table, warning)
     if blocking:
         raise AirflowFailException("blocking expectations failed: " + "; ".join(blocking))
     return {"suites": len(results), "warnings": sum(len(r.warnings) for r in results)}
+
+
+def reconcile_check(asset: Any) -> list[str]:
+    """MongoDB = PostgreSQL for a table asset (ETL_RECONCILE_CHECK): differences are logged as
+    warnings, or returned as blocking failures when the severity is 'error'."""
+    from etl.engine import TableAsset
+    from etl.engine.reconcile import reconcile_assets
+    from etl.settings import get_settings
+
+    severity = get_settings().reconcile_check
+    if severity == "off" or not isinstance(asset, TableAsset):
+        return []
+    (result,) = reconcile_assets([asset])
+    if result.ok:
+        log.info("reconcile: %s", result.summary())
+        return []
+    if severity == "error":
+        return [f"reconcile: {result.summary()}"]
+    log.warning("reconcile (warning): %s", result.summary())
+    return []
 
 
 def build_docs_task() -> str:

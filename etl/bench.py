@@ -9,7 +9,8 @@ Three measurements, one process:
 - ceiling: the same rows, flattened ahead of time (untimed), COPYed into empty tables;
 - first load: `materialize("user_sessions")` into empty tables (transform, hash, COPY, merge);
 - second load: a full refresh over the same documents, where nothing changed.
-Then the incremental mart they feed, `user_activity_daily`: a full build, and a build after one
+Then `reconcile` of the loaded table against the same documents (it must find them equal), and
+the incremental mart they feed, `user_activity_daily`: a full build, and a build after one
 day's sessions were loaded again (their `loaded_at` moved, as a reload would move it).
 Making a document costs about a microsecond (see `session_documents`) and is timed with the load.
 """
@@ -28,7 +29,8 @@ from typing import Any
 from bson import ObjectId
 from psycopg import sql
 
-from etl.engine import load_graph, materialize
+from etl.engine import TableAsset, load_graph, materialize
+from etl.engine.reconcile import reconcile
 from etl.migrations import upgrade
 from etl.services.postgres import pg_connect, postgres_url
 from etl.settings import Settings, get_settings
@@ -168,6 +170,8 @@ class BenchResult:
     passes: list[Pass]
     peak_rss_mb: float
     mart: MartTimes | None = None
+    reconcile_s: float | None = None
+    """`reconcile` of the loaded table against the same documents (hash + COPY + compare)."""
 
     def figures(self) -> dict[str, Any]:
         ceiling, first, second = (p for p in self.passes)
@@ -182,6 +186,7 @@ class BenchResult:
             "second_run_speedup": round(first.seconds / second.seconds, 2),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "mart": asdict(self.mart) if self.mart else None,
+            "reconcile_s": self.reconcile_s,
         }
 
 
@@ -280,8 +285,22 @@ def run_bench(
             on_pass(result)
             passes.append(result)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        reconcile_s = _reconcile_pass(url, n, seed)
         mart = _mart_pass(url, settings)
-    return BenchResult(n, batch, passes, peak, mart)
+    return BenchResult(n, batch, passes, peak, mart, reconcile_s)
+
+
+def _reconcile_pass(url: str, n: int, seed: int) -> float:
+    """Reconcile the loaded sessions with their documents; they must be equal."""
+    asset = load_graph().assets["user_sessions"]
+    assert isinstance(asset, TableAsset)
+    t = time.perf_counter()
+    with pg_connect(url) as conn:
+        result = reconcile(conn, asset, session_documents(n, seed))
+    elapsed = time.perf_counter() - t
+    if not result.ok or result.loaded != n:
+        raise RuntimeError(f"benchmark reconcile found differences: {result.summary()}")
+    return round(elapsed, 3)
 
 
 def _mart_pass(url: str, settings: Settings) -> MartTimes:

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from etl.errors import UserFacingError, mask_url
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+MONGO_SCHEMES = ("mongodb://", "mongodb+srv://", "montydb://")
+
+
+class SettingsError(UserFacingError):
+    """A setting (environment variable or .env entry) has a value the product cannot use."""
 
 
 class Settings(BaseSettings):
@@ -42,6 +53,13 @@ class Settings(BaseSettings):
         ge=0,
         validation_alias="ETL_LOCK_TIMEOUT",
         description="Seconds a run waits for another run of the same asset before giving up.",
+    )
+
+    reconcile_check: Literal["warning", "error", "off"] = Field(
+        "warning",
+        validation_alias="ETL_RECONCILE_CHECK",
+        description="After each table asset in the DAG, compare MongoDB with PostgreSQL: "
+        "'warning' logs differences, 'error' fails the check task, 'off' skips it.",
     )
 
     gx_dir: Path = Field(
@@ -132,6 +150,36 @@ class Settings(BaseSettings):
         description="Simulator: share of queries that find no offers.",
     )  # fmt: skip
 
+    @field_validator("postgres_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(POSTGRES_SCHEMES):
+            raise ValueError(
+                f"{mask_url(value)} is not a PostgreSQL URL "
+                "(write postgresql://USER:PASSWORD@HOST:5432/DB, or leave it unset)"
+            )
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            conninfo_to_dict(value)
+            urlsplit(value).port  # noqa: B018  (raises for a port that is not a number)
+        except Exception:  # psycopg's message quotes the URL, password included
+            raise ValueError(f"{mask_url(value)} cannot be parsed as a PostgreSQL URL") from None
+        return value
+
+    @field_validator("mongo_uri")
+    @classmethod
+    def _mongo_uri(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(MONGO_SCHEMES):
+            raise ValueError(
+                f"{mask_url(value)} must start with mongodb://, mongodb+srv:// or montydb://"
+            )
+        return value
+
     @field_validator("aviasales_routes")
     @classmethod
     def _routes_parse(cls, value: str) -> str:
@@ -184,5 +232,26 @@ def parse_routes(spec: str) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
-    return Settings()
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env.
+
+    A bad value raises `SettingsError` naming the variable, never echoing a URL's password.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_invalid(exc)) from None
+
+
+def describe_invalid(exc: ValidationError) -> str:
+    """One line per bad setting, named by its environment variable, without its raw input."""
+    aliases = {
+        name: field.validation_alias
+        for name, field in Settings.model_fields.items()
+        if isinstance(field.validation_alias, str)
+    }
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"{aliases.get(field, field.upper())}: {message}")
+    return "invalid setting " + "; ".join(problems)

@@ -9,7 +9,7 @@ import pytest
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.services.mongo import is_montydb, mongo_database
 from etl.services.postgres import pg_connect, sa_engine
-from etl.settings import Settings
+from etl.settings import Settings, get_settings
 
 
 @pytest.mark.parametrize(
@@ -60,9 +60,17 @@ def test_unreachable_mongo_server_names_the_masked_uri() -> None:
     assert "hunter2" not in message
 
 
-def test_unsupported_mongo_scheme_is_a_user_error() -> None:
-    with pytest.raises(UserFacingError, match="MONGO_URI must start with"):
-        mongo_database(Settings(MONGO_URI="redis://localhost"))
+def test_unsupported_mongo_scheme_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGO_URI", "redis://user:hunter2@localhost")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(
+            UserFacingError, match="MONGO_URI: redis://user:\\*\\*\\*@localhost must"
+        ):
+            mongo_database(get_settings())
+    finally:
+        monkeypatch.delenv("MONGO_URI")
+        get_settings.cache_clear()
 
 
 def test_unreachable_postgres_names_the_masked_url() -> None:

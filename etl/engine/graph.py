@@ -90,10 +90,14 @@ class AssetGraph:
     # -- selection ---------------------------------------------------------------------------
 
     def select(self, selection: str | None) -> list[str]:
-        """The selected asset names in run order; raises SelectionError for unknown names."""
-        tokens = [t for t in re.split(r"[,\s]+", selection or "*") if t]
+        """The selected asset names in run order; raises SelectionError for unknown names.
+
+        None selects every asset; an empty string is an error (a forgotten variable in a script
+        should not run everything).
+        """
+        tokens = [t for t in re.split(r"[,\s]+", "*" if selection is None else selection) if t]
         if not tokens:
-            tokens = ["*"]
+            raise SelectionError("empty selection: name assets, or '*' for all of them")
         chosen: set[str] = set()
         for token in tokens:
             chosen |= self._select_token(token)
