@@ -1,12 +1,14 @@
 """Render the asset graph as ONE Airflow DAG: a task per asset, a checkpoint after each.
 
-Nothing here knows the assets by name: adding an asset to `etl.assets` adds its task, its
-checkpoint and its edges. Tasks call the very `materialize()` the CLI calls.
+Nothing here knows the assets by name: `build_dag(defs)` renders whatever `Definitions` it is
+given, so listing an asset there adds its task, its checkpoint and its edges. Tasks call the
+very `Definitions.materialize()` the CLI calls.
 
 - task id = asset name, inside a TaskGroup per asset group (ids are not prefixed);
 - `check_<asset>` runs the asset's Great Expectations suites right after it; a blocking failure
   fails the task (no retries) and, because downstream assets wait on the checkpoint, stops them;
-  a warning-level failure is logged and does not;
+  a warning-level failure is logged and does not; a check that reads another asset's table
+  (declared `reads=`) also waits for that asset;
 - assets outside the `selection` param skip themselves, visibly; an asset runs when no upstream
   failed (`none_failed`), so a selection of downstream assets still runs after skipped ones;
 - `data_docs` rebuilds the quality report and `analytics_report` the analytics report (charts
@@ -23,7 +25,8 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from etl.engine import AssetGraph, load_graph
+from etl.engine import Asset as EngineAsset
+from etl.engine import Definitions, TableAsset
 
 log = logging.getLogger(__name__)
 
@@ -36,43 +39,57 @@ def table_uri(table: str) -> str:
     return f"postgres://warehouse/{table.replace('.', '/')}"
 
 
-def run_asset(name: str, **context: Any) -> dict[str, Any]:
-    """Materialise one asset, unless the run's selection leaves it out."""
-    from etl.engine import materialize
+class AssetTasks:
+    """The task callables for one `Definitions`: bound methods, so each task's code runs against
+    the definitions the DAG was built from (no module-level state)."""
 
-    params = context["params"]
-    graph = load_graph()
-    if name not in graph.select(params.get("selection") or "*"):
-        raise AirflowSkipException(f"{name} is not in selection {params.get('selection')!r}")
-    run_id = context["dag_run"].run_id if context.get("dag_run") else None
-    summary = materialize(name, full_refresh=bool(params.get("full_refresh")), run_id=run_id)
-    outcome = summary[name]
-    if outcome.status != "success":
-        raise RuntimeError(f"{name} {outcome.status}: {outcome.error}")
-    r = outcome.result
-    return {"documents_read": r.documents_read, "rows": r.rows_written, "rejects": r.rejects}
+    def __init__(self, defs: Definitions) -> None:
+        self.defs = defs
+
+    def run_asset(self, name: str, **context: Any) -> dict[str, Any]:
+        """Materialise one asset, unless the run's selection leaves it out."""
+        params = context["params"]
+        if name not in self.defs.graph.select(params.get("selection") or "*"):
+            raise AirflowSkipException(f"{name} is not in selection {params.get('selection')!r}")
+        run_id = context["dag_run"].run_id if context.get("dag_run") else None
+        summary = self.defs.materialize(
+            name, full_refresh=bool(params.get("full_refresh")), run_id=run_id
+        )
+        outcome = summary[name]
+        if outcome.status != "success":
+            raise RuntimeError(f"{name} {outcome.status}: {outcome.error}")
+        r = outcome.result
+        return {"documents_read": r.documents_read, "rows": r.rows_written, "rejects": r.rejects}
+
+    def run_checkpoint(self, name: str, **context: Any) -> dict[str, Any]:
+        """Validate the asset's tables; blocking failures fail the task, warnings are logged."""
+        from etl.quality import run_checks, suites_for_asset
+
+        asset = self.defs.graph.assets[name]
+        results = run_checks(suites_for_asset(asset, self.defs), self.defs)
+        blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
+        blocking += reconcile_check(asset)
+        for r in results:
+            for warning in r.warnings:
+                log.warning("%s (warning): %s", r.table, warning)
+        if blocking:
+            raise AirflowFailException("blocking expectations failed: " + "; ".join(blocking))
+        return {"suites": len(results), "warnings": sum(len(r.warnings) for r in results)}
+
+    def build_docs(self) -> str:
+        from etl.quality import build_docs
+
+        return str(build_docs(self.defs))
+
+    def build_report(self) -> str:
+        from etl.report import build_report
+
+        return str(build_report())
 
 
-def run_checkpoint(name: str, **context: Any) -> dict[str, Any]:
-    """Validate the asset's tables; blocking failures fail the task, warnings are only logged."""
-    from etl.quality import run_checks, suites_for_asset
-
-    asset = load_graph().assets[name]
-    results = run_checks(suites_for_asset(asset))
-    blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
-    blocking += reconcile_check(asset)
-    for r in results:
-        for warning in r.warnings:
-            log.warning("%s (warning): %s", r.table, warning)
-    if blocking:
-        raise AirflowFailException("blocking expectations failed: " + "; ".join(blocking))
-    return {"suites": len(results), "warnings": sum(len(r.warnings) for r in results)}
-
-
-def reconcile_check(asset: Any) -> list[str]:
+def reconcile_check(asset: EngineAsset) -> list[str]:
     """MongoDB = PostgreSQL for a table asset (ETL_RECONCILE_CHECK): differences are logged as
     warnings, or returned as blocking failures when the severity is 'error'."""
-    from etl.engine import TableAsset
     from etl.engine.reconcile import reconcile_assets
     from etl.settings import get_settings
 
@@ -89,32 +106,21 @@ def reconcile_check(asset: Any) -> list[str]:
     return []
 
 
-def build_docs_task() -> str:
-    from etl.quality import build_docs
-
-    return str(build_docs())
-
-
-def build_report_task() -> str:
-    from etl.report import build_report
-
-    return str(build_report())
-
-
 def build_dag(
-    graph: AssetGraph | None = None,
+    defs: Definitions,
     *,
     dag_id: str = DAG_ID,
     schedule: str | None = DEFAULT_SCHEDULE,
     checked: set[str] | None = None,
 ) -> DAG:
-    """The DAG for `graph` (default: the project's). `checked`: assets that get a checkpoint
-    (default: those with Great Expectations suites)."""
-    graph = graph or load_graph()
+    """The DAG for `defs`. `checked`: assets that get a checkpoint (default: those with Great
+    Expectations suites)."""
+    graph = defs.graph
+    tasks = AssetTasks(defs)
     if checked is None:
         from etl.quality import suites_for_asset
 
-        checked = {n for n, a in graph.assets.items() if suites_for_asset(a)}
+        checked = {n for n, a in graph.assets.items() if suites_for_asset(a, defs)}
     dag = DAG(
         dag_id=dag_id,
         description="MongoDB → PostgreSQL asset graph with Great Expectations checkpoints",
@@ -145,8 +151,8 @@ def build_dag(
                 retries=0,
             )
             for task_id, build in (
-                ("data_docs", build_docs_task),
-                ("analytics_report", build_report_task),
+                ("data_docs", tasks.build_docs),
+                ("analytics_report", tasks.build_report),
             )
         ]
         for group, names in graph.groups.items():
@@ -155,7 +161,7 @@ def build_dag(
                     asset = graph.assets[name]
                     task = PythonOperator(
                         task_id=name,
-                        python_callable=run_asset,
+                        python_callable=tasks.run_asset,
                         op_kwargs={"name": name},
                         outlets=[Asset(table_uri(t)) for t in asset.tables],
                         trigger_rule=TriggerRule.NONE_FAILED,
@@ -165,7 +171,7 @@ def build_dag(
                     if name in checked:
                         check = PythonOperator(
                             task_id=f"check_{name}",
-                            python_callable=run_checkpoint,
+                            python_callable=tasks.run_checkpoint,
                             op_kwargs={"name": name},
                             retries=0,
                         )
@@ -176,4 +182,8 @@ def build_dag(
         for name in graph.order:
             for upstream in sorted(graph.upstream[name]):
                 gate[upstream] >> dag.get_task(name)
+        for check in defs.checks:  # a check that reads another asset's table runs after it
+            for read in check.reads:
+                if check.asset.name in checked and read.name != check.asset.name:
+                    dag.get_task(read.name) >> dag.get_task(f"check_{check.asset.name}")
     return dag

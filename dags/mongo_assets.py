@@ -1,6 +1,7 @@
-"""The DAG file Airflow parses: the whole asset graph as one DAG (see dags/builder.py)."""
+"""The DAG file Airflow parses: the project's definitions as one DAG (see dags/builder.py)."""
 
 from dags.builder import build_dag
+from etl.definitions import defs
 from etl.settings import get_settings
 
-dag = build_dag(schedule=get_settings().airflow_schedule or None)
+dag = build_dag(defs, schedule=get_settings().airflow_schedule or None)

@@ -29,7 +29,8 @@ from typing import Any
 from bson import ObjectId
 from psycopg import sql
 
-from etl.engine import TableAsset, load_graph, materialize
+from etl.definitions import defs
+from etl.engine import TableAsset
 from etl.engine.reconcile import reconcile
 from etl.migrations import upgrade
 from etl.services.postgres import pg_connect, postgres_url
@@ -249,11 +250,10 @@ def _ceiling(url: str, n: int, seed: int, batch: int) -> Pass:
 
 def _engine_pass(name: str, settings: Settings, n: int, seed: int, full_refresh: bool) -> Pass:
     t = time.perf_counter()
-    summary = materialize(
+    summary = defs.materialize(
         "user_sessions",
         full_refresh=full_refresh,
         settings=settings,
-        graph=load_graph(),
         document_source=lambda collection: session_documents(n, seed),
     )
     elapsed = time.perf_counter() - t
@@ -292,7 +292,7 @@ def run_bench(
 
 def _reconcile_pass(url: str, n: int, seed: int) -> float:
     """Reconcile the loaded sessions with their documents; they must be equal."""
-    asset = load_graph().assets["user_sessions"]
+    asset = defs.graph.assets["user_sessions"]
     assert isinstance(asset, TableAsset)
     t = time.perf_counter()
     with pg_connect(url) as conn:
@@ -306,9 +306,7 @@ def _reconcile_pass(url: str, n: int, seed: int) -> float:
 def _mart_pass(url: str, settings: Settings) -> MartTimes:
     def build(full: bool) -> tuple[float, int]:
         t = time.perf_counter()
-        summary = materialize(
-            "user_activity_daily", full_refresh=full, settings=settings, graph=load_graph()
-        )
+        summary = defs.materialize("user_activity_daily", full_refresh=full, settings=settings)
         outcome = summary["user_activity_daily"]
         if outcome.status != "success":
             raise RuntimeError(f"benchmark mart build failed: {outcome.error}")

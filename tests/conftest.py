@@ -22,7 +22,7 @@ for _var in ("POSTGRES_URL", "MONGO_URI", "MONGO_DB", "AVIASALES_API_URL", "AVIA
     os.environ.pop(_var, None)
 os.environ["LOCAL_DIR"] = str(_SESSION_DIR)
 # Airflow reads its configuration once, at import: point it at the session before any import
-from etl.airflow_local import airflow_env  # noqa: E402  (does not import airflow)
+from dags.local import airflow_env  # noqa: E402  (does not import airflow)
 
 os.environ.update(airflow_env(_SESSION_DIR / "airflow"))
 # a throwaway copy of the GX project: runs rewrite suites and build data docs inside it

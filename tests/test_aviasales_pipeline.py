@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from bson import ObjectId
 
-from etl.engine import materialize
+from etl.definitions import defs
 from etl.settings import Settings, get_settings
 from generator.aviasales.collector import (
     BackfillUnsupported,
@@ -91,7 +91,7 @@ def test_backfill_to_tickets_end_to_end_and_a_rerun_changes_nothing(
     backfill(small, mongo, days=3)
     logs = list(mongo[LOG_COLLECTION].find({}))
     offers = sum(len((log.get("response") or {}).get("data") or []) for log in logs)
-    first = materialize("request_logs")
+    first = defs.materialize("request_logs")
     assert first.ok, first.outcomes
     assert first["request_logs"].result.rejects == 0
     count = db.execute("SELECT count(*) FROM aviasales.tickets").fetchone()[0]
@@ -106,9 +106,9 @@ def test_backfill_to_tickets_end_to_end_and_a_rerun_changes_nothing(
     newest = db.execute("SELECT max(found_at) FROM aviasales.tickets").fetchone()[0]
     assert newest.date() < today()
     before = {t: rows(db, t) for t in ("aviasales.request_logs", "aviasales.tickets")}
-    again = materialize("request_logs")
+    again = defs.materialize("request_logs")
     assert again["request_logs"].result.documents_read == 0
-    refreshed = materialize("request_logs", full_refresh=True)
+    refreshed = defs.materialize("request_logs", full_refresh=True)
     assert refreshed["request_logs"].result.documents_unchanged == len(logs)
     assert {t: rows(db, t) for t in before} == before
 
@@ -160,7 +160,7 @@ def test_bad_offers_are_rejected_one_by_one_and_the_rest_load(
 ) -> None:
     doc = log_document()
     mongo[LOG_COLLECTION].insert_one(doc)
-    summary = materialize("request_logs")
+    summary = defs.materialize("request_logs")
     assert summary.ok and summary["request_logs"].result.rejects == 4
     loaded = db.execute(
         "SELECT position, airline, price, currency, departure_date, found_at"
@@ -203,7 +203,7 @@ def test_refused_and_failed_calls_are_request_logs_too(mongo: Any, db: psycopg.C
         error="upstream answered 503 after 4 attempts", updated_at=at + timedelta(seconds=1),
     )  # fmt: skip
     mongo[LOG_COLLECTION].insert_many([refused, failed])
-    assert materialize("request_logs").ok
+    assert defs.materialize("request_logs").ok
     loaded = db.execute(
         "SELECT origin, status_code, attempts, success, n_offers, error"
         " FROM aviasales.request_logs ORDER BY status_code"
@@ -236,13 +236,13 @@ def test_the_ingest_step_then_the_table_asset(
     monkeypatch.setenv("AVIASALES_SIM_ERROR_RATE", "1")
     monkeypatch.setenv("AVIASALES_RETRIES", "0")
     get_settings.cache_clear()
-    down = materialize("collect_fares+")
+    down = defs.materialize("collect_fares+")
     assert down["collect_fares"].status == "failed"
     assert "none of 20 searches was answered" in down["collect_fares"].error
     assert down["request_logs"].status == "skipped"
     monkeypatch.setenv("AVIASALES_SIM_ERROR_RATE", "0")
     get_settings.cache_clear()
-    up = materialize("collect_fares+")
+    up = defs.materialize("collect_fares+")
     assert up.ok, up.outcomes
     assert up["collect_fares"].result.rows_written == {f"mongo:{LOG_COLLECTION}": 20}
     # nothing lost: the failed calls of the first run load too, as failed requests

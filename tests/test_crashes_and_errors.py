@@ -17,7 +17,8 @@ import pytest
 from conftest import truncate_all
 from psycopg import sql
 
-from etl.engine import TableAsset, load_graph, materialize
+from etl.definitions import defs
+from etl.engine import TableAsset
 
 SHOP = "group:shop"
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def contents(db: psycopg.Connection) -> dict[str, list[str]]:
         rows = db.execute(f"SELECT to_jsonb(t) - 'loaded_at' FROM {table} t").fetchall()
         out[table] = sorted(repr(r[0]) for r in rows)
     outstanding = []
-    for asset in load_graph().assets.values():
+    for asset in defs.graph.assets.values():
         if not isinstance(asset, TableAsset) or asset.group != "shop":
             continue
         outstanding += db.execute(
@@ -79,7 +80,7 @@ def finished_assets(
 
 def clean_load(db: psycopg.Connection) -> dict[str, list[str]]:
     truncate_all(db)
-    assert materialize(SHOP).ok
+    assert defs.materialize(SHOP).ok
     return contents(db)
 
 
@@ -109,7 +110,7 @@ def test_kill_9_at_random_moments_then_a_normal_run_equals_a_clean_load(
         assert proc.poll() is None, f"{phase}: the run ended before it could be killed"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
-        assert materialize(SHOP, full_refresh=bool(flags)).ok, phase
+        assert defs.materialize(SHOP, full_refresh=bool(flags)).ok, phase
         recovered = contents(db)
         running = db.execute("SELECT count(*) FROM etl.asset_runs WHERE status = 'running'")
         assert running.fetchone() == (0,), phase

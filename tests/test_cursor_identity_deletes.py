@@ -9,7 +9,7 @@ import psycopg
 import shop_docs
 from bson import ObjectId
 
-from etl.engine import load_graph, materialize
+from etl.definitions import defs
 from etl.engine.reconcile import reconcile
 from etl.engine.state import mark_interrupted
 from etl.services.mongo import read_collection
@@ -25,7 +25,7 @@ def test_cursor_anomalies_are_loaded_counted_and_never_freeze_the_watermark(
     db: psycopg.Connection, mongo: Any
 ) -> None:
     mongo.event_logs.insert_many([shop_docs.event_log(i) for i in range(1, 4)])
-    assert materialize("event_logs").ok
+    assert defs.materialize("event_logs").ok
     missing = shop_docs.event_log(4)
     del missing["updated_at"]
     anomalies = [
@@ -35,7 +35,7 @@ def test_cursor_anomalies_are_loaded_counted_and_never_freeze_the_watermark(
         shop_docs.event_log(7, updated_at=datetime(3000, 1, 1)),
     ]
     mongo.event_logs.insert_many(anomalies)
-    run = materialize("event_logs")
+    run = defs.materialize("event_logs")
     result = run["event_logs"].result
     assert (result.documents_read, result.cursor_anomalies, result.rejects) == (4, 4, 0)
     assert count(db, "shop.event_logs") == 7
@@ -50,13 +50,13 @@ def test_cursor_anomalies_are_loaded_counted_and_never_freeze_the_watermark(
     # a normal document written afterwards is seen; the anomalies are re-read, unchanged
     now = datetime.now(UTC).replace(tzinfo=None)
     mongo.event_logs.insert_one(shop_docs.event_log(8, updated_at=now))
-    later = materialize("event_logs")["event_logs"].result
+    later = defs.materialize("event_logs")["event_logs"].result
     assert later.documents_read == 5 and later.documents_unchanged == 4
     assert later.cursor_anomalies == 4 and later.total_rows == 1
     assert count(db, "shop.event_logs") == 8
     # an anomaly that changes is picked up by an ordinary run
     mongo.event_logs.update_one({"event_id": "evt_00005"}, {"$set": {"event_type": "login"}})
-    assert materialize("event_logs")["event_logs"].result.total_rows == 1
+    assert defs.materialize("event_logs")["event_logs"].result.total_rows == 1
     assert count(db, "shop.event_logs", "event_id = 'evt_00005' AND event_type = 'login'") == 1
 
 
@@ -69,13 +69,13 @@ def test_ids_that_print_alike_are_different_documents(db: psycopg.Connection, mo
         shop_docs.event_log(4, _id="77"),
     ]
     mongo.event_logs.insert_many(docs)
-    assert materialize("event_logs").ok
+    assert defs.materialize("event_logs").ok
     ids = [r[0] for r in db.execute("SELECT source_id FROM shop.event_logs ORDER BY event_id")]
     assert ids == [str(oid), f"str:{oid}", "int:77", "str:77"]
     # deleting one of a look-alike pair removes only its own rows
     mongo.event_logs.delete_one({"_id": "77"})
     mongo.event_logs.update_one({"_id": 77}, {"$set": {"event_type": "login"}})
-    run = materialize("event_logs", full_refresh=True)
+    run = defs.materialize("event_logs", full_refresh=True)
     assert run["event_logs"].result.rows_deleted == 1
     rows = db.execute("SELECT event_id, event_type FROM shop.event_logs ORDER BY 1").fetchall()
     assert rows == [("evt_00001", "error"), ("evt_00002", "error"), ("evt_00003", "login")]
@@ -86,10 +86,10 @@ def test_a_business_key_clash_is_a_reject_naming_both_ids(
 ) -> None:
     first = shop_docs.event_log(1, _id=77)
     mongo.event_logs.insert_one(first)
-    assert materialize("event_logs").ok
+    assert defs.materialize("event_logs").ok
     clash = shop_docs.event_log(1, _id="77", updated_at=shop_docs.T0 + timedelta(hours=1))
     mongo.event_logs.insert_one(clash)
-    run = materialize("event_logs")
+    run = defs.materialize("event_logs")
     assert run["event_logs"].result.rejects == 1
     (reasons,) = db.execute("SELECT reasons FROM etl.rejects WHERE source_id = 'str:77'").fetchone()
     assert reasons == ["event_id: 'evt_00001' is already the key of document int:77"]
@@ -124,7 +124,7 @@ def test_a_dead_runs_record_reads_interrupted(db: psycopg.Connection, migrated: 
 def test_reconcile_finds_each_difference_and_none_after_a_clean_run(
     db: psycopg.Connection, mongo: Any
 ) -> None:
-    asset = load_graph().assets["support_tickets"]
+    asset = defs.graph.assets["support_tickets"]
 
     def compare() -> Any:
         with psycopg.connect(db.info.dsn) as conn:
@@ -133,7 +133,7 @@ def test_reconcile_finds_each_difference_and_none_after_a_clean_run(
     docs = [shop_docs.support_ticket(i) for i in range(1, 7)]
     docs.append(shop_docs.support_ticket(7, status="lost"))  # rejected
     mongo.support_tickets.insert_many(docs)
-    assert materialize("support_tickets").ok
+    assert defs.materialize("support_tickets").ok
     clean = compare()
     assert clean.ok
     assert (clean.documents, clean.rows, clean.loaded, clean.rejected) == (7, 6, 6, 1)
@@ -150,6 +150,6 @@ def test_reconcile_finds_each_difference_and_none_after_a_clean_run(
     assert found.examples["stale"] == sorted([ids["T00002"], ids["T00004"]])
     assert found.examples["extra"] == [ids["T00003"]]
 
-    assert materialize("support_tickets", full_refresh=True).ok
+    assert defs.materialize("support_tickets", full_refresh=True).ok
     repaired = compare()
     assert repaired.ok and repaired.rejected == 1 and repaired.rows == 5

@@ -5,17 +5,21 @@ from __future__ import annotations
 import pytest
 
 from dags.builder import build_dag, table_uri
-from etl.engine import load_graph
+from etl.definitions import defs
 
 
 @pytest.fixture(scope="module")
 def graph():
-    return load_graph()
+    return defs.graph
+
+
+def build(**options):
+    return build_dag(defs, **options)
 
 
 def test_one_task_per_asset_a_checkpoint_per_checked_asset_and_data_docs(graph) -> None:
     checked = {"user_sessions", "products"}
-    dag = build_dag(graph, checked=checked, schedule=None)
+    dag = build(checked=checked, schedule=None)
     expected = set(graph.assets) | {f"check_{n}" for n in checked}
     expected |= {"data_docs", "analytics_report"}
     assert {t.task_id for t in dag.tasks} == expected
@@ -23,20 +27,21 @@ def test_one_task_per_asset_a_checkpoint_per_checked_asset_and_data_docs(graph) 
 
 def test_edges_mirror_the_asset_graph_through_checkpoints(graph) -> None:
     checked = {n for n in graph.assets if graph.assets[n].kind == "table"}
-    dag = build_dag(graph, checked=checked, schedule=None)
+    dag = build(checked=checked, schedule=None)
     for name in graph.order:
         task = dag.get_task(name)
         gates = {f"check_{u}" if u in checked else u for u in graph.upstream[name]}
         assert task.upstream_task_ids == gates, name
         if name in checked:
-            assert dag.get_task(f"check_{name}").upstream_task_ids == {name}
+            reads = {r.name for c in defs.checks if c.asset.name == name for r in c.reads}
+            assert dag.get_task(f"check_{name}").upstream_task_ids == {name} | reads
     leaves = {f"check_{n}" if n in checked else n for n in graph.assets}
     assert dag.get_task("data_docs").upstream_task_ids == leaves
     assert dag.get_task("analytics_report").upstream_task_ids == leaves
 
 
 def test_tasks_declare_their_tables_as_airflow_assets_and_are_grouped(graph) -> None:
-    dag = build_dag(graph, checked=set(), schedule=None)
+    dag = build(checked=set(), schedule=None)
     task = dag.get_task("support_tickets")
     assert {o.uri for o in task.outlets} == {
         table_uri(t) for t in graph.assets["support_tickets"].tables
@@ -46,7 +51,7 @@ def test_tasks_declare_their_tables_as_airflow_assets_and_are_grouped(graph) -> 
 
 
 def test_dag_settings(graph) -> None:
-    dag = build_dag(graph, checked=set(), schedule="@hourly")
+    dag = build(checked=set(), schedule="@hourly")
     assert dag.max_active_runs == 1
     assert dag.catchup is False
     assert set(dag.params.keys()) == {"selection", "full_refresh"}
@@ -57,7 +62,9 @@ def test_dag_settings(graph) -> None:
 def test_a_blocking_failure_fails_the_checkpoint_task_and_a_warning_does_not(db) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from dags.builder import run_checkpoint
+    from dags.builder import AssetTasks
+
+    run_checkpoint = AssetTasks(defs).run_checkpoint
 
     insert = (
         "INSERT INTO shop.user_sessions (source_id, source_updated_at, source_hash, session_id,"
@@ -71,7 +78,7 @@ def test_a_blocking_failure_fails_the_checkpoint_task_and_a_warning_does_not(db)
 
 
 def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
-    from etl.airflow_local import run_dag
+    from dags.local import run_dag
     from generator.shop import write_once
 
     write_once(mongo, 60, seed=8)
@@ -83,14 +90,14 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     assert len(runs) == 1 and runs[0][0].startswith("manual__")  # the Airflow run id
     from etl.quality import build_docs
 
-    index = build_docs()
+    index = build_docs(defs)
     assert index.exists()
     html = index.read_text()
     assert all(t in html for t in ("shop.user_sessions", "shop.support_tickets", "shop.products"))
 
 
 def test_assets_outside_the_selection_are_skipped_visibly(db, mongo) -> None:
-    from etl.airflow_local import run_dag
+    from dags.local import run_dag
     from generator.shop import write_once
 
     write_once(mongo, 20, seed=9)

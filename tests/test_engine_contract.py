@@ -13,7 +13,8 @@ import pytest
 import shop_docs
 from bson import Decimal128, ObjectId
 
-from etl.engine import AssetGraph, load_graph, materialize
+from etl.definitions import defs
+from etl.engine import AssetGraph, materialize
 from etl.engine import state as engine_state
 from etl.settings import get_settings
 
@@ -59,7 +60,7 @@ def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_incremental_run_picks_up_exactly_the_changed_documents(db: Any, mongo: Any) -> None:
     mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 6)])
     mongo.product_price_history.insert_many([shop_docs.product(i) for i in range(1, 4)])
-    first = materialize("support_tickets products")
+    first = defs.materialize("support_tickets products")
     assert first.ok
     assert first["support_tickets"].result.documents_read == 5
 
@@ -83,7 +84,7 @@ def test_incremental_run_picks_up_exactly_the_changed_documents(db: Any, mongo: 
             }
         },
     )
-    second = materialize("support_tickets products")
+    second = defs.materialize("support_tickets products")
     assert second["support_tickets"].result.documents_read == 1
     assert second["products"].result.documents_read == 1
     status = db.execute("SELECT status FROM shop.support_tickets WHERE ticket_id = 'T00002'")
@@ -102,12 +103,12 @@ def test_incremental_run_picks_up_exactly_the_changed_documents(db: Any, mongo: 
 def test_running_twice_changes_nothing(db: Any, mongo: Any) -> None:
     mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 8)])
     mongo.event_logs.insert_many([shop_docs.event_log(i) for i in range(1, 8)])
-    assert materialize("support_tickets event_logs").ok
+    assert defs.materialize("support_tickets event_logs").ok
     before = snapshot(db)
     mark = watermark(db, "support_tickets")
-    again = materialize("support_tickets event_logs")
+    again = defs.materialize("support_tickets event_logs")
     assert again["support_tickets"].result.documents_read == 0
-    refreshed = materialize("support_tickets event_logs", full_refresh=True)
+    refreshed = defs.materialize("support_tickets event_logs", full_refresh=True)
     assert refreshed["support_tickets"].result.documents_unchanged == 7
     assert refreshed["support_tickets"].result.total_rows == 0
     assert snapshot(db) == before
@@ -122,11 +123,11 @@ def test_equal_cursor_values_across_batch_boundaries_lose_nothing(
     mongo.event_logs.insert_many(
         [shop_docs.event_log(i, updated_at=same, _id=ids[i]) for i in range(7)]
     )
-    assert materialize("event_logs")["event_logs"].result.documents_read == 7
+    assert defs.materialize("event_logs")["event_logs"].result.documents_read == 7
     assert count(db, "shop.event_logs") == 7
     # a late document with the same updated_at but a larger _id is still picked up
     mongo.event_logs.insert_many([shop_docs.event_log(7, updated_at=same, _id=ids[7])])
-    run = materialize("event_logs")
+    run = defs.materialize("event_logs")
     assert run["event_logs"].result.documents_read == 1
     assert count(db, "shop.event_logs") == 8
 
@@ -135,7 +136,7 @@ def test_failure_after_copy_before_commit_leaves_everything_as_before(
     db: Any, mongo: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 4)])
-    assert materialize("support_tickets").ok
+    assert defs.materialize("support_tickets").ok
     before, mark = snapshot(db), watermark(db, "support_tickets")
 
     later = shop_docs.T0 + timedelta(days=1)
@@ -146,14 +147,14 @@ def test_failure_after_copy_before_commit_leaves_everything_as_before(
         raise RuntimeError("injected after COPY, before commit")
 
     monkeypatch.setattr("etl.engine.runner.save_watermark", explode)
-    failed = materialize("support_tickets")
+    failed = defs.materialize("support_tickets")
     assert failed["support_tickets"].status == "failed"
     assert "injected" in (failed["support_tickets"].error or "")
     assert snapshot(db) == before
     assert watermark(db, "support_tickets") == mark
 
     monkeypatch.setattr("etl.engine.runner.save_watermark", engine_state.save_watermark)
-    recovered = materialize("support_tickets")
+    recovered = defs.materialize("support_tickets")
     assert recovered.ok
     assert recovered["support_tickets"].result.documents_read == 4
     assert count(db, "shop.support_tickets", "status = 'closed'") == 3
@@ -162,9 +163,9 @@ def test_failure_after_copy_before_commit_leaves_everything_as_before(
 
 def test_incremental_runs_remove_rows_of_deleted_documents(db: Any, mongo: Any) -> None:
     mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 6)])
-    assert materialize("support_tickets").ok
+    assert defs.materialize("support_tickets").ok
     mongo.support_tickets.delete_many({"ticket_id": {"$in": ["T00002", "T00004"]}})
-    run = materialize("support_tickets")
+    run = defs.materialize("support_tickets")
     assert run["support_tickets"].result.rows_deleted == 2
     assert run["support_tickets"].result.documents_read == 0
     remaining = db.execute("SELECT ticket_id FROM shop.support_tickets ORDER BY 1").fetchall()
@@ -174,13 +175,13 @@ def test_incremental_runs_remove_rows_of_deleted_documents(db: Any, mongo: Any) 
         "SELECT rows_deleted FROM etl.asset_runs WHERE run_id = %s", [run.run_id]
     ).fetchone()
     assert deleted == 2
-    assert materialize("support_tickets")["support_tickets"].result.rows_deleted == 0
+    assert defs.materialize("support_tickets")["support_tickets"].result.rows_deleted == 0
 
 
 def test_an_asset_that_opts_out_of_delete_scans_removes_rows_only_on_full_refresh(
     db: Any, mongo: Any
 ) -> None:
-    project = load_graph()
+    project = defs.graph
     opted_out = dataclasses.replace(project.assets["support_tickets"], detect_deletes=False)
     graph = AssetGraph.build([opted_out])
     mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 6)])
@@ -200,7 +201,7 @@ def test_bad_documents_are_rejected_once_with_every_reason_and_the_rest_load(
     bad = shop_docs.moderation_item(5, rating=9, moderation_status="escalated", user_id=None)
     duplicate = shop_docs.moderation_item(2, review_text="same review_id, other document")
     mongo.moderation_queue.insert_many([*good, bad, duplicate])
-    run = materialize("moderation_queue")
+    run = defs.materialize("moderation_queue")
     assert run.ok
     assert run["moderation_queue"].result.rejects == 2
     assert count(db, "shop.moderation_queue") == 4
@@ -226,7 +227,7 @@ def test_a_row_only_the_database_refuses_does_not_abort_its_batch(db: Any, mongo
     )
     try:
         mongo.event_logs.insert_many([shop_docs.event_log(i) for i in range(1, 9)])
-        run = materialize("event_logs")
+        run = defs.materialize("event_logs")
         assert run["event_logs"].result.rejects == 1
         assert count(db, "shop.event_logs") == 7
         (reasons,) = db.execute("SELECT reasons FROM etl.rejects").fetchone()
@@ -238,7 +239,7 @@ def test_a_row_only_the_database_refuses_does_not_abort_its_batch(db: Any, mongo
 
 def test_run_records_describe_each_run(db: Any, mongo: Any) -> None:
     mongo.support_tickets.insert_many([shop_docs.support_ticket(i) for i in range(1, 4)])
-    run = materialize("support_tickets")
+    run = defs.materialize("support_tickets")
     record = db.execute(
         "SELECT status, documents_read, rows_written, rejects, watermark_before, watermark_after,"
         " finished_at >= started_at FROM etl.asset_runs WHERE run_id = %s",
@@ -264,7 +265,7 @@ def test_a_second_run_of_the_same_asset_waits_for_the_first(
         monkeypatch.setenv("ETL_LOCK_TIMEOUT", "0.5")
         get_settings.cache_clear()
         with pytest.raises(engine_state.AssetLocked, match="being materialised by another run"):
-            materialize("event_logs")
+            defs.materialize("event_logs")
         assert count(db, "shop.event_logs") == 0
 
         monkeypatch.setenv("ETL_LOCK_TIMEOUT", "30")
@@ -277,7 +278,7 @@ def test_a_second_run_of_the_same_asset_waits_for_the_first(
             engine_state.release_asset_lock(holder, "event_logs")
 
         threading.Thread(target=release_soon).start()
-        run = materialize("event_logs")
+        run = defs.materialize("event_logs")
         assert run.ok and released_at  # it waited for the lock rather than interleaving
         assert count(db, "shop.event_logs") == 1
     finally:
@@ -289,7 +290,7 @@ def test_generator_history_with_faults_then_live_updates(db: Any, mongo: Any) ->
     from generator.shop import live_updates, write_once
 
     write_once(mongo, 150, seed=21, dirty=0.1)
-    first = materialize("group:shop")
+    first = defs.materialize("group:shop")
     assert first.ok
     total_read = sum(o.result.documents_read for o in first.outcomes)
     total_rejects = sum(o.result.rejects for o in first.outcomes)
@@ -314,10 +315,10 @@ def test_generator_history_with_faults_then_live_updates(db: Any, mongo: Any) ->
             ("user_sessions", "user_sessions"),
         )
     }
-    second = materialize("group:shop")
+    second = defs.materialize("group:shop")
     assert second.ok
     for asset, n in expected.items():
         assert n > 0
         assert second[asset].result.documents_read == n, asset
-    third = materialize("group:shop")
+    third = defs.materialize("group:shop")
     assert sum(o.result.documents_read for o in third.outcomes) == 0

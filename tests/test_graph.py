@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from etl.definitions import defs
 from etl.engine import (
     AssetDeclarationError,
     AssetGraph,
@@ -14,7 +15,6 @@ from etl.engine import (
     RunContext,
     SelectionError,
     SqlAsset,
-    load_graph,
     materialize,
 )
 
@@ -97,7 +97,7 @@ def test_duplicate_names_are_refused() -> None:
 
 
 def test_the_project_graph_has_every_shop_asset() -> None:
-    graph = load_graph()
+    graph = defs.graph
     assert set(graph.groups["shop"]) == {
         "user_sessions",
         "products",

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from etl.engine import materialize
+from etl.definitions import defs
 from etl.settings import get_settings
 
 MARTS = ("route_price_daily", "route_avg_price", "booking_window", "weekday_prices")
@@ -88,7 +88,7 @@ def rows(
 
 
 def build(*marts: str, full_refresh: bool = False) -> Any:
-    summary = materialize(" ".join(marts), full_refresh=full_refresh)
+    summary = defs.materialize(" ".join(marts), full_refresh=full_refresh)
     assert summary.ok, summary.outcomes
     return summary
 
@@ -406,13 +406,13 @@ def test_the_marts_pass_their_expectations_and_a_broken_mart_fails(
     load_windows(db)
     build(*MARTS)
     for mart in MARTS:
-        result = run_checkpoint(f"dwh.{mart}")
+        result = run_checkpoint(f"dwh.{mart}", defs)
         assert result.evaluated >= 4, (mart, result)  # key rules + row count + hand-written
         assert result.success and not result.warnings, (mart, result)
     db.execute(
         "UPDATE dwh.booking_window SET is_cheapest = true WHERE origin = 'MOW' AND currency = 'RUB'"
     )
-    broken = run_checkpoint("dwh.booking_window")
+    broken = run_checkpoint("dwh.booking_window", defs)
     assert broken.blocking_failures == [
         "a route with a price index has exactly one cheapest bucket, others have none"
         " [1 unexpected rows]"

@@ -16,7 +16,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from etl.engine import RunSummary, materialize
+from etl.definitions import defs
+from etl.engine import RunSummary
 from etl.quality import run_checkpoint
 
 MARTS = (
@@ -269,7 +270,7 @@ def shop(db: psycopg.Connection) -> dict[str, Any]:
 
 
 def build(*names: str, full_refresh: bool = False) -> RunSummary:
-    summary = materialize(",".join(names or MARTS), full_refresh=full_refresh)
+    summary = defs.materialize(",".join(names or MARTS), full_refresh=full_refresh)
     assert summary.ok, [(o.name, o.status, o.error) for o in summary.outcomes]
     assert {o.name for o in summary.outcomes} == set(names or MARTS)  # the marts only
     return summary
@@ -527,14 +528,14 @@ def test_rebuilding_gives_identical_contents(shop: dict[str, Any]) -> None:
 
 def failures(table: str) -> list[str]:
     """The blocking failures of a mart's checkpoint, in a stable order."""
-    return sorted(run_checkpoint(table).blocking_failures)
+    return sorted(run_checkpoint(table, defs).blocking_failures)
 
 
 def test_the_expectations_pass_on_the_fixture_and_catch_broken_rows(shop: dict[str, Any]) -> None:
     db = shop["db"]
     build()
     for table in MARTS:
-        result = run_checkpoint(f"dwh.{table}")
+        result = run_checkpoint(f"dwh.{table}", defs)
         assert (result.blocking_failures, result.warnings) == ([], []), table
         assert result.evaluated >= 3, table
 

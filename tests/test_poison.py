@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_aviasales_pipeline import log_document
 
-from etl.engine import TableAsset, load_graph, materialize
+from etl.definitions import defs
+from etl.engine import TableAsset
 from etl.engine.identity import source_key
 from etl.services.mongo import read_collection
 
@@ -34,7 +35,7 @@ def request_log(n: int = 1, *, updated_at: datetime | None = None, **over: Any) 
 
 
 BUILDERS = {**shop_docs.BUILDERS, "aviasales_requests": request_log}
-GRAPH = load_graph()
+GRAPH = defs.graph
 TABLE_ASSETS = {
     a.source: a for a in GRAPH.assets.values() if isinstance(a, TableAsset) and a.source in BUILDERS
 }
@@ -73,7 +74,7 @@ def test_a_poisoned_document_is_rejected_and_never_stops_its_asset(
     good = [build(i) for i in (1, 2)]
     bad = build(3, **{field: value})
     mongo[collection].insert_many([good[0], bad, good[1]])
-    run = materialize(asset.name)
+    run = defs.materialize(asset.name)
     assert run.ok, run[asset.name].error
     assert run[asset.name].result.rejects == 1
     found = reasons_of(db, bad["_id"])
@@ -83,7 +84,7 @@ def test_a_poisoned_document_is_rejected_and_never_stops_its_asset(
     # later runs are unaffected: a newer document loads, the poisoned one is not re-read
     later = build(4, updated_at=now_naive())
     mongo[collection].insert_one(later)
-    again = materialize(asset.name)
+    again = defs.materialize(asset.name)
     assert again.ok and again[asset.name].result.documents_read == 1
     assert poison.verdicts(db, mongo, asset, [later["_id"]])[source_key(later["_id"])] == "loaded"
 
@@ -96,7 +97,7 @@ def test_a_date_outside_pythons_range_is_read_and_rejected(
     good = shop_docs.support_ticket(1)
     bad = shop_docs.support_ticket(2, created_at=DatetimeMS(2**62))
     mongo.support_tickets.insert_many([good, bad])
-    run = materialize("support_tickets")
+    run = defs.materialize("support_tickets")
     assert run.ok
     assert any("outside the supported date range" in r for r in reasons_of(db, bad["_id"]))
     assert db.execute("SELECT count(*) FROM shop.support_tickets").fetchone() == (1,)
@@ -105,7 +106,7 @@ def test_a_date_outside_pythons_range_is_read_and_rejected(
 def test_an_unstorable_reject_is_still_recorded(db: psycopg.Connection, mongo: Any) -> None:
     bad = shop_docs.event_log(1, event_type="bogus", details={"nul": "\x00", "nan": float("nan")})
     mongo.event_logs.insert_one(bad)
-    assert materialize("event_logs").ok
+    assert defs.materialize("event_logs").ok
     (document,) = db.execute(
         "SELECT document FROM etl.rejects WHERE source_id = %s", [str(bad["_id"])]
     ).fetchone()
@@ -165,7 +166,7 @@ def test_extreme_values_anywhere_are_loaded_exactly_or_rejected(
     selection = " ".join(TABLE_ASSETS[c].name for c in inserted)
     if not selection:
         return
-    run = materialize(selection)
+    run = defs.materialize(selection)
     assert run.ok, [(o.name, o.error) for o in run.outcomes]
     for collection, ids in inserted.items():
         verdict = poison.verdicts(db, mongo, TABLE_ASSETS[collection], ids)
@@ -173,7 +174,7 @@ def test_extreme_values_anywhere_are_loaded_exactly_or_rejected(
     for collection in inserted:  # a normal document written later is not hidden by them
         later = BUILDERS[collection](9_999, updated_at=now_naive(), _id=ObjectId())
         mongo[collection].insert_one(later)
-    again = materialize(selection)
+    again = defs.materialize(selection)
     assert again.ok
     for collection in inserted:
         asset = TABLE_ASSETS[collection]

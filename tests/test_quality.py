@@ -17,14 +17,13 @@ import pytest
 import yaml
 
 import models
-from etl.engine import materialize
+from etl.definitions import defs
+from etl.engine import Definitions, SqlAsset, asset_check
 from etl.quality import (
     build_docs,
     build_suites,
     checked_tables,
-    domain_expectation,
     expectations_for,
-    rules,
     run_checkpoint,
     run_checks,
     suites_for_asset,
@@ -41,11 +40,13 @@ SESSION = (
 
 @pytest.fixture(scope="module")
 def suites() -> dict[str, Any]:
-    return build_suites()
+    return build_suites(defs)
 
 
 def kwargs_of(table: str, kind: str) -> list[dict[str, Any]]:
-    return [e.configuration.kwargs for e in expectations_for(table) if e.expectation_type == kind]
+    return [
+        e.configuration.kwargs for e in expectations_for(table, defs) if e.expectation_type == kind
+    ]
 
 
 def test_every_model_table_has_a_suite(suites: dict[str, Any]) -> None:
@@ -98,7 +99,7 @@ def test_model_rules_become_expectations() -> None:
 
 
 def test_each_expectation_carries_its_severity_twice() -> None:
-    expectations = expectations_for("shop.moderation_queue")
+    expectations = expectations_for("shop.moderation_queue", defs)
     pairs = {(e.meta["severity"], str(e.severity.value)) for e in expectations}
     assert pairs == {("blocking", "critical"), ("warning", "warning")}
     assert {e.meta["origin"] for e in expectations} == {"model", "generic", "domain"}
@@ -107,7 +108,7 @@ def test_each_expectation_carries_its_severity_twice() -> None:
 def test_importing_the_package_does_not_import_gx() -> None:
     """The DAG file calls suites_for_asset while Airflow parses it: GX costs ~11 s to import."""
     code = (
-        "import sys, etl.quality as q; q.checked_tables(); "
+        "import sys, etl.quality as q; from etl.definitions import defs; q.checked_tables(defs); "
         "print('great_expectations' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -116,17 +117,17 @@ def test_importing_the_package_does_not_import_gx() -> None:
 
 def test_suites_for_asset_keeps_the_asset_order() -> None:
     asset = SimpleNamespace(tables=("shop.user_sessions", "shop.session_pages", "etl.asset_runs"))
-    assert suites_for_asset(asset) == ["shop.user_sessions", "shop.session_pages"]
+    assert suites_for_asset(asset, defs) == ["shop.user_sessions", "shop.session_pages"]
 
 
 def test_good_rows_pass_and_a_broken_rule_blocks(db: Any, migrated: str) -> None:
     db.execute(SESSION, ["a", "s1", "2026-11-20 10:00Z", "2026-11-20 10:30Z"])
-    good = run_checkpoint("shop.user_sessions", url=migrated)
+    good = run_checkpoint("shop.user_sessions", defs, url=migrated)
     assert (good.success, good.blocking_failures, good.warnings) == (True, [], [])
-    assert good.evaluated == len(expectations_for("shop.user_sessions"))
+    assert good.evaluated == len(expectations_for("shop.user_sessions", defs))
 
     db.execute(SESSION, ["b", "s2", "2026-11-20 10:00Z", "2026-11-20 09:00Z"])  # ends before start
-    bad = run_checkpoint("shop.user_sessions")
+    bad = run_checkpoint("shop.user_sessions", defs)
     assert bad.success is False and bad.gx_success is False and bad.warnings == []
     assert bad.blocking_failures == ["a session ends at or after it starts [1 unexpected]"]
 
@@ -141,7 +142,7 @@ def test_a_rule_with_a_join_blocks(db: Any) -> None:
         "INSERT INTO shop.ticket_messages (ticket_id, position, sender, body, sent_at) VALUES"
         " ('T1', 0, 'user', 'hi', now()), ('T1', 1, 'agent', 'too early', now() - interval '1 d')"
     )
-    result = run_checkpoint("shop.ticket_messages")
+    result = run_checkpoint("shop.ticket_messages", defs)
     assert result.blocking_failures == [
         "no message is sent before its ticket was created [1 unexpected rows]"
     ]
@@ -154,7 +155,7 @@ def test_warnings_do_not_block(db: Any) -> None:
         " ('r', now() - interval '30 days', '\\x00', 'R1', 'U1', 'P-missing', 'ok', 5,"
         " 'pending', now())"
     )
-    result = run_checkpoint("shop.moderation_queue")
+    result = run_checkpoint("shop.moderation_queue", defs)
     assert result.success is True and result.blocking_failures == []
     assert result.gx_success is False
     assert sorted(result.warnings) == [
@@ -163,47 +164,46 @@ def test_warnings_do_not_block(db: Any) -> None:
     ]
 
 
-def test_a_mart_registers_its_rules_in_one_call(db: Any) -> None:
-    """Marts declare expectations next to their SQL; a missing table blocks readably."""
+def test_a_check_is_declared_against_its_asset_and_a_missing_table_blocks(db: Any) -> None:
+    """A check names its asset object; a mart's table that does not exist blocks readably."""
+    mart = SqlAsset(name="quality_test_mart", group="t", sql="SELECT 1 AS x", schema="dwh")
+    check = asset_check(mart, "expect_column_values_to_not_be_null", "warning", column="x")
+    small = Definitions(assets=[mart], checks=[check])
     table = "dwh.quality_test_mart"
-    try:
-        domain_expectation(table, "expect_column_values_to_not_be_null", "warning", column="x")
-        assert table in checked_tables()
-        kinds = [e.expectation_type for e in expectations_for(table)]
-        assert kinds == [
-            "expect_table_row_count_to_be_between",
-            "expect_column_values_to_not_be_null",
-        ]
-        result = run_checkpoint(table)
-        assert result.success is False and result.blocking_failures[0].startswith("cannot validate")
-    finally:
-        rules.DOMAIN.pop(table, None)
+    assert table in checked_tables(small)
+    kinds = [e.expectation_type for e in expectations_for(table, small)]
+    assert kinds == [
+        "expect_table_row_count_to_be_between",
+        "expect_column_values_to_not_be_null",
+    ]
+    result = run_checkpoint(table, small)
+    assert result.success is False and result.blocking_failures[0].startswith("cannot validate")
 
 
 def test_checkpoints_write_only_results_and_docs(db: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     project = get_settings().gx_dir
     before = {p: p.read_bytes() for p in project.rglob("*.*") if "uncommitted" not in p.parts}
-    assert materialize("group:dwh").ok  # the marts' tables exist, empty like their inputs
-    results = run_checks(checked_tables())  # every suite, on empty tables
-    assert [r.table for r in results] == checked_tables()
+    assert defs.materialize("group:dwh").ok  # the marts' tables exist, empty like their inputs
+    results = run_checks(checked_tables(defs), defs)  # every suite, on empty tables
+    assert [r.table for r in results] == checked_tables(defs)
     errors = [f for r in results for f in r.blocking_failures + r.warnings if "[error" in f]
     assert errors == []  # every rule evaluates (no bad SQL, no unknown column)
     assert all(r.success and r.warnings for r in results)  # empty tables: row count warnings
     after = {p: p.read_bytes() for p in project.rglob("*.*") if "uncommitted" not in p.parts}
     assert after == before
 
-    run_checkpoint("shop.products", run_name="manual__2026-11-22")  # a second products run
+    run_checkpoint("shop.products", defs, run_name="manual__2026-11-22")  # a second products run
     monkeypatch.setenv("ETL_GX_KEEP_RESULTS", "1")  # docs keep the newest result per table
     get_settings.cache_clear()
     try:
-        index = build_docs()
+        index = build_docs(defs)
     finally:
         monkeypatch.undo()
         get_settings.cache_clear()
     assert index == project.resolve() / "uncommitted/data_docs/local_site/index.html"
     html = index.read_text()
     pages = sorted((index.parent / "validations").rglob("*.html"))
-    assert len(pages) == len(checked_tables())  # one validation per suite
-    assert all(f"'asset_name': '{table}'" in html for table in checked_tables())
+    assert len(pages) == len(checked_tables(defs))  # one validation per suite
+    assert all(f"'asset_name': '{table}'" in html for table in checked_tables(defs))
     assert next(p for p in pages if "products" in p.parts).parts[-3] == "manual__2026-11-22"
     assert get_settings().local_dir.name not in html  # no socket path / URL in the report

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from etl.cli import app
-from etl.engine import materialize
+from etl.definitions import defs
 from etl.settings import Settings, get_settings
 from generator.aviasales.collector import backfill
 from generator.shop import write_once
@@ -71,7 +71,7 @@ def test_report_with_data_embeds_every_chart_and_names_the_cheapest_window(
 ) -> None:
     write_once(mongo, 60, seed=3)
     backfill(small_aviasales, mongo, days=5)
-    summary = materialize("*")
+    summary = defs.materialize("*")
     assert summary.ok, [(o.name, o.error) for o in summary.outcomes if o.error]
 
     _, output = report("--out", str(tmp_path))

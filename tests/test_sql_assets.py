@@ -8,7 +8,8 @@ import psycopg
 import pytest
 import shop_docs
 
-from etl.engine import AssetGraph, Incremental, SqlAsset, load_graph, materialize
+from etl.definitions import defs
+from etl.engine import AssetGraph, Incremental, SqlAsset, materialize
 from etl.engine.sql_assets import definition_hash
 
 SESSIONS_PER_DAY = """
@@ -24,7 +25,7 @@ WHERE loaded_at >= %(since)s
 
 
 def graph_with(*marts: SqlAsset) -> AssetGraph:
-    return AssetGraph.build([load_graph().assets["user_sessions"], *marts])
+    return AssetGraph.build([defs.graph.assets["user_sessions"], *marts])
 
 
 def per_day(incremental: bool = True, sql: str = SESSIONS_PER_DAY) -> SqlAsset:

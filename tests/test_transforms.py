@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 import shop_docs
 
-from etl.engine import Doc, load_graph
+from etl.definitions import defs
+from etl.engine import Doc
 from etl.engine.tables import layout_of
 from models import shop
 
-GRAPH = load_graph()
+GRAPH = defs.graph
 T0 = shop_docs.T0.replace(tzinfo=UTC)
 
 
@@ -23,10 +24,14 @@ def run(asset_name: str, raw: dict[str, Any]) -> tuple[dict[Any, Any], list[str]
     doc = Doc(raw)
     rows = asset.transform(doc)
     errors = list(doc.errors)
-    errors += layout_of(asset.parent).validate(rows[asset.parent])
+    parent = layout_of(asset.parent)
+    assert parent.shape_problem(rows[asset.parent]) is None  # every column, no stray key
+    errors += parent.validate(rows[asset.parent])
     for child in asset.children:
+        layout = layout_of(child, asset.parent)
         for row in rows.get(child, []):
-            errors += layout_of(child, asset.parent).validate(row)
+            assert layout.shape_problem(row) is None
+            errors += layout.validate(row)
     return rows, errors
 
 
@@ -219,3 +224,37 @@ def test_lenient_items_set_bad_items_aside_and_keep_the_rest() -> None:
         "data[1].airline: 'emirates' does not match ^[A-Z0-9]{2}$",
     ]
     assert second.path == "data[2]" and second.reasons == ["expected an object, got str"]
+
+
+def test_a_misspelt_column_key_fails_the_asset_naming_asset_table_and_key(
+    db: Any, mongo: Any
+) -> None:
+    """A transform bug is not a data problem: no NULL column, no reject per document."""
+    import dataclasses
+
+    from etl.engine import Definitions
+
+    asset = GRAPH.assets["event_logs"]
+
+    def misspelt(doc: Doc) -> Any:
+        rows = asset.transform(doc)
+        rows[shop.EventLog]["event_tpye"] = rows[shop.EventLog].pop("event_type")
+        return rows
+
+    def forgotten(doc: Doc) -> Any:
+        rows = asset.transform(doc)
+        del rows[shop.EventLog]["user_id"]  # nullable, but no default: must be said
+        return rows
+
+    mongo.event_logs.insert_many([shop_docs.event_log(1)])
+    for transform, message in (
+        (misspelt, "asset 'event_logs': shop.event_logs has no column 'event_tpye'"),
+        (forgotten, "asset 'event_logs': the row for shop.event_logs has no 'user_id'"),
+    ):
+        broken = dataclasses.replace(asset, transform=transform)
+        run_ = Definitions(assets=[broken]).materialize("event_logs")
+        outcome = run_["event_logs"]
+        assert outcome.status == "failed"
+        assert outcome.error is not None and outcome.error.startswith(message)
+        assert db.execute("SELECT count(*) FROM etl.rejects").fetchone() == (0,)
+        assert db.execute("SELECT count(*) FROM shop.event_logs").fetchone() == (0,)

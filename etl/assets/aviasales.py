@@ -14,7 +14,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from etl.engine import AssetResult, Doc, Rows, RunContext, ingest_asset, table_asset
+from etl.engine import (
+    AssetResult,
+    Doc,
+    Rows,
+    RunContext,
+    asset_check,
+    ingest_asset,
+    table_asset,
+)
 from etl.errors import UserFacingError
 from generator.aviasales.log import LOG_COLLECTION
 from models.aviasales import RequestLog, Ticket
@@ -116,3 +124,50 @@ def request_logs(doc: Doc) -> Rows:
         },
         Ticket: tickets,
     }
+
+
+ASSETS = (collect_fares, request_logs)
+
+CHECKS = (
+    asset_check(
+        request_logs,
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "blocking",
+        table="aviasales.tickets",
+        description="a return flight leaves after the outbound one",
+        column_A="return_at",
+        column_B="departure_at",
+        ignore_row_if="either_value_is_missing",
+    ),
+    asset_check(
+        request_logs,
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "blocking",
+        table="aviasales.tickets",
+        description="an offer departs after the search that found it",
+        column_A="departure_at",
+        column_B="found_at",
+        ignore_row_if="either_value_is_missing",
+    ),
+    asset_check(
+        request_logs,
+        "unexpected_rows_expectation",
+        "blocking",
+        description="a search counts as successful only with a 200 answer",
+        unexpected_rows_query=(
+            "SELECT r.request_id, r.status_code FROM (SELECT * FROM {batch}) r"
+            " WHERE r.success AND r.status_code IS DISTINCT FROM 200"
+        ),
+    ),
+    asset_check(
+        request_logs,
+        "unexpected_rows_expectation",
+        "warning",
+        description="every offer of a search was loaded (the others are in etl.rejects)",
+        unexpected_rows_query=(
+            "SELECT r.request_id, r.n_offers, count(t.position) AS loaded"
+            " FROM (SELECT * FROM {batch}) r LEFT JOIN aviasales.tickets t USING (request_id)"
+            " GROUP BY r.request_id, r.n_offers HAVING r.n_offers <> count(t.position)"
+        ),
+    ),
+)

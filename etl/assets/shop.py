@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 
-from etl.engine import Doc, Rows, table_asset
+from etl.engine import AssetCheck, Doc, Rows, TableAsset, asset_check, table_asset
 from etl.engine.coerce import to_json
 from models.shop import (
     EventLog,
@@ -186,3 +186,63 @@ def _filter_value(value: object) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return json.dumps(to_json(value), ensure_ascii=False, sort_keys=True)
+
+
+ASSETS = (
+    user_sessions,
+    products,
+    event_logs,
+    support_tickets,
+    user_recommendations,
+    moderation_queue,
+    search_queries,
+)
+
+# --- checks: what the models cannot say about the data -----------------------------------------
+# Severity policy: a rule that can only fail when our own transform or the source is wrong blocks
+# (the checkpoint task fails, downstream marts wait). A cross-collection reference warns:
+# documents arrive out of order and the referenced asset may not have run yet in this DAG run, so
+# a missing product is worth a report, not a stopped warehouse. GX substitutes `{batch}` with
+# "(SELECT ...) AS subselect": to alias it, wrap it in a subquery.
+
+
+def _product_exists(asset: TableAsset, table: str, key: str) -> AssetCheck:
+    return asset_check(
+        asset,
+        "unexpected_rows_expectation",
+        "warning",
+        table=table,
+        reads=(products,),
+        description="every referenced product exists in shop.products",
+        unexpected_rows_query=(
+            f"SELECT r.{key}, r.product_id FROM (SELECT * FROM {{batch}}) r WHERE NOT EXISTS "
+            "(SELECT 1 FROM shop.products p WHERE p.product_id = r.product_id)"
+        ),
+    )
+
+
+CHECKS = (
+    asset_check(
+        user_sessions,
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "blocking",
+        description="a session ends at or after it starts",
+        column_A="end_time",
+        column_B="start_time",
+        or_equal=True,
+        ignore_row_if="either_value_is_missing",
+    ),
+    asset_check(
+        support_tickets,
+        "unexpected_rows_expectation",
+        "blocking",
+        table="shop.ticket_messages",
+        description="no message is sent before its ticket was created",
+        unexpected_rows_query=(
+            "SELECT m.ticket_id, m.position, m.sent_at, t.created_at FROM (SELECT * FROM {batch}) m"
+            " JOIN shop.support_tickets t USING (ticket_id) WHERE m.sent_at < t.created_at"
+        ),
+    ),
+    _product_exists(user_recommendations, "shop.recommended_products", "user_id"),
+    _product_exists(moderation_queue, "shop.moderation_queue", "review_id"),
+)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from etl.airflow_local import run_dag
+from dags.local import run_dag
 from etl.cli.inspect import status
 from etl.errors import mask_url
 from etl.migrations import upgrade

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from etl.cli.render import reconcile_table, status_table
-from etl.engine import TableAsset, load_graph
+from etl.definitions import defs
+from etl.engine import TableAsset
 from etl.engine.status import asset_status, latest_rejects
 from etl.errors import UserFacingError
 from etl.services.postgres import pg_connect
@@ -29,7 +30,7 @@ def status(as_json: JsonFlag = False) -> None:
     Anomalies counts documents of the last run whose updated_at was missing, not a date or in
     the future (they are loaded or rejected by every run; see the README).
     """
-    graph = load_graph()
+    graph = defs.graph
     with pg_connect() as conn:
         rows = asset_status(conn, graph)
     if as_json:
@@ -44,7 +45,7 @@ def graph(
     ] = False,
 ) -> None:
     """The asset graph: groups, inputs (Mongo collections and assets) and output tables."""
-    asset_graph = load_graph()
+    asset_graph = defs.graph
     typer.echo(asset_graph.to_mermaid() if mermaid else asset_graph.to_text())
 
 
@@ -54,7 +55,7 @@ def rejects(
     as_json: JsonFlag = False,
 ) -> None:
     """The newest rejected documents with every reason they were rejected."""
-    graph = load_graph()
+    graph = defs.graph
     if asset is not None and asset not in graph.assets:
         graph.select(asset)  # raises with close-match suggestions
         raise UserFacingError(f"unknown asset {asset!r}")
@@ -95,7 +96,7 @@ def reconcile(
     """
     from etl.engine.reconcile import reconcile_assets
 
-    graph = load_graph()
+    graph = defs.graph
     assets = [graph.assets[n] for n in graph.select(selection)]
     tables = [a for a in assets if isinstance(a, TableAsset)]
     if not tables:

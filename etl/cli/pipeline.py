@@ -10,7 +10,8 @@ from rich.table import Table
 
 from etl.cli.progress import asset_progress
 from etl.cli.render import summary_notes, summary_table
-from etl.engine import RunSummary, load_graph, materialize
+from etl.definitions import defs
+from etl.engine import RunSummary
 
 console = Console()
 
@@ -26,10 +27,9 @@ SelectionArg = Annotated[
 
 def run_and_report(selection: str, full_refresh: bool) -> RunSummary:
     """Materialise with a progress display and print the summary table (shared with `demo`)."""
-    graph = load_graph()
-    graph.select(selection)  # fail on a bad selection before starting anything
+    defs.graph.select(selection)  # fail on a bad selection before starting anything
     with asset_progress(console) as progress:
-        summary = materialize(selection, full_refresh=full_refresh, graph=graph, progress=progress)
+        summary = defs.materialize(selection, full_refresh=full_refresh, progress=progress)
     console.print(summary_table(summary))
     for note in summary_notes(summary):
         console.print(f"[yellow]{note}[/]")
@@ -68,8 +68,8 @@ def check(selection: SelectionArg = "*") -> None:
     """
     from etl.quality import run_checkpoint, suites_for_asset
 
-    graph = load_graph()
-    tables = [t for n in graph.select(selection) for t in suites_for_asset(graph.assets[n])]
+    graph = defs.graph
+    tables = [t for n in graph.select(selection) for t in suites_for_asset(graph.assets[n], defs)]
     table = Table(title="checkpoints", title_justify="left")
     for header in ("table", "expectations", "result", "failed"):
         table.add_column(header)
@@ -77,7 +77,7 @@ def check(selection: SelectionArg = "*") -> None:
     with console.status("running checkpoints…") as spinner:
         for name in tables:
             spinner.update(f"checking {name}…")
-            r = run_checkpoint(name)
+            r = run_checkpoint(name, defs)
             blocked |= bool(r.blocking_failures)
             verdict = (
                 "[bold red]blocking failure[/]"
@@ -98,7 +98,7 @@ def docs() -> None:
     """Build the Great Expectations data docs (the quality report) and print their path."""
     from etl.quality import build_docs
 
-    console.print(str(build_docs()))
+    console.print(str(build_docs(defs)))
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,8 @@
 """The asset graph: validated at build time, ordered with graphlib, selected dbt-style.
 
-Edges come from declarations only: an asset's `deps`, and "reads collection X" ← "ingest asset
-writes X". Mongo collections no asset writes are *source* nodes (drawn, never run).
+Edges come from declarations only: an asset's `deps`, "reads collection X" ← "ingest asset
+writes X", and "mart reads table T" ← "asset writes T" (from the mart's SQL, etl.engine.sql_tables).
+Mongo collections no asset writes are *source* nodes (drawn, never run).
 Selection: `name`, `name+` (and downstream), `+name` (upstream and it), `+name+`,
 `group:NAME`, `*`; several separated by commas or spaces form a union.
 """
@@ -10,12 +11,12 @@ from __future__ import annotations
 
 import difflib
 import graphlib
-import importlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from etl.engine.spec import REGISTRY, Asset, AssetDeclarationError
+from etl.engine.spec import Asset, AssetDeclarationError, SqlAsset
+from etl.engine.sql_tables import tables_read
 from etl.errors import UserFacingError
 
 
@@ -37,6 +38,7 @@ class AssetGraph:
                 raise AssetDeclarationError(f"asset {asset.name!r} is declared twice")
             by_name[asset.name] = asset
         writers = {coll: a.name for a in by_name.values() for coll in a.produces}
+        table_writers = {t: a.name for a in by_name.values() for t in a.tables}
         upstream: dict[str, frozenset[str]] = {}
         for asset in by_name.values():
             unknown = [d for d in asset.deps if d not in by_name]
@@ -48,6 +50,8 @@ class AssetGraph:
             implied = {
                 writers[s] for s in asset.sources if s in writers and writers[s] != asset.name
             }
+            if isinstance(asset, SqlAsset):
+                implied |= _sql_upstream(asset, table_writers)
             upstream[asset.name] = frozenset(asset.deps) | implied
         sorter = graphlib.TopologicalSorter(upstream)
         try:
@@ -171,7 +175,17 @@ def _suggest(name: str, known: Iterable[str]) -> str:
     return f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
 
 
-def load_graph() -> AssetGraph:
-    """Import the project's assets (which registers them) and build the validated graph."""
-    importlib.import_module("etl.assets")
-    return AssetGraph.build(REGISTRY.values())
+def _sql_upstream(asset: SqlAsset, table_writers: Mapping[str, str]) -> set[str]:
+    """The assets that write the tables a mart's SQL reads (its own table excluded)."""
+    sqls = [asset.sql] + ([asset.incremental.changed] if asset.incremental else [])
+    try:
+        read = set().union(*(tables_read(sql) for sql in sqls))
+    except AssetDeclarationError as exc:
+        raise AssetDeclarationError(f"mart {asset.name!r}: {exc}") from None
+    unknown = sorted(t for t in read if t not in table_writers)
+    if unknown:
+        hint = _suggest(unknown[0], table_writers)
+        raise AssetDeclarationError(
+            f"mart {asset.name!r} reads {unknown[0]!r}, which no asset writes{hint}"
+        )
+    return {table_writers[t] for t in read} - {asset.name}

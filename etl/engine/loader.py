@@ -39,6 +39,7 @@ from etl.engine.identity import source_key
 from etl.engine.reading import is_anomaly
 from etl.engine.spec import TableAsset
 from etl.engine.tables import TableLayout, layout_of
+from etl.errors import UserFacingError
 
 REFUSALS = (
     psycopg.errors.IntegrityError,  # class 23: constraints
@@ -64,6 +65,12 @@ def document_hash(raw: dict[str, Any], key: bytes) -> bytes:
     except Exception:  # not re-encodable (e.g. invalid UTF-8 read with surrogateescape)
         data = repr(sorted(raw.items(), key=lambda kv: str(kv[0]))).encode("utf-8", "replace")
     return hashlib.blake2b(data, digest_size=16, key=key).digest()
+
+
+class TransformShapeError(UserFacingError):
+    """A transform returned a row with a key its table does not have, or without a required one:
+    a bug in the transform, so the asset fails (naming asset, table and key) instead of loading
+    NULLs or rejecting every document."""
 
 
 @dataclass
@@ -133,6 +140,7 @@ class TableLoader:
         self.track_seen = track_seen
         self.cursor_bound = cursor_bound or datetime.max
         self._staging_ready = False
+        self._good_shapes: set[tuple[TableLayout, tuple[str, ...]]] = set()
         if track_seen:
             self.start_presence()
 
@@ -231,7 +239,9 @@ class TableLoader:
             return None
         try:
             return self._rows(sid, digest, raw, doc, produced, rejects)
-        except Exception as exc:  # rows of the wrong shape: still one reject, never a crash
+        except TransformShapeError:
+            raise
+        except Exception as exc:  # rows of the wrong type: still one reject, never a crash
             reason = f"transform produced invalid rows: {type(exc).__name__}: {exc}"
             rejects.append(Reject(sid, [reason], raw))
             return None
@@ -250,6 +260,7 @@ class TableLoader:
         if not isinstance(parent_row, dict):
             rejects.append(Reject(sid, [*errors, "transform produced no parent row"], raw))
             return None
+        self._check_shape(self.parent, parent_row)
         errors.extend(self.parent.validate(parent_row))
         key = parent_row.get(self.key)
         rows: dict[TableLayout, list[tuple[Any, ...]]] = {}
@@ -259,6 +270,7 @@ class TableLoader:
                 raise TypeError(f"{child.name}: expected a list of rows")
             out = []
             for i, row in enumerate(child_rows):
+                self._check_shape(child, row)
                 problems = child.validate(row)
                 if problems:
                     errors.extend(f"{child.name}[{i}].{problem}" for problem in problems)
@@ -280,6 +292,15 @@ class TableLoader:
             parent_row["source_updated_at"] = None
         rows[self.parent] = [self.parent.to_tuple(parent_row)]
         return Prepared(sid, key, raw, rows)
+
+    def _check_shape(self, layout: TableLayout, row: dict[str, Any]) -> None:
+        shape = (layout, tuple(row))
+        if shape in self._good_shapes:
+            return
+        problem = layout.shape_problem(row)
+        if problem:
+            raise TransformShapeError(f"asset {self.asset.name!r}: {problem}")
+        self._good_shapes.add(shape)
 
     def _stored_hashes(self, conn: psycopg.Connection, sids: list[str]) -> dict[str, bytes]:
         if not sids:

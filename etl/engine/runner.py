@@ -1,6 +1,7 @@
 """Materialising a selection: order, locks, run records, failure isolation, table loading.
 
-`materialize()` is the one entry point the CLI, the Airflow tasks and the tests all call.
+`materialize()` is the one entry point the CLI, the Airflow tasks and the tests all call
+(usually as `Definitions.materialize`, which passes the project's graph).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from psycopg import sql
 
 from etl.engine.coerce import CoercionError, to_datetime
 from etl.engine.context import AssetResult, ProgressHook, RunContext, _no_progress
-from etl.engine.graph import AssetGraph, load_graph
+from etl.engine.graph import AssetGraph
 from etl.engine.identity import source_key
 from etl.engine.loader import PreparedBatch, TableLoader
 from etl.engine.reading import is_anomaly, present_source_ids, read_changed, run_bound
@@ -74,9 +75,9 @@ class RunSummary:
 def materialize(
     selection: str | None = None,
     *,
+    graph: AssetGraph,
     full_refresh: bool = False,
     settings: Settings | None = None,
-    graph: AssetGraph | None = None,
     run_id: str | None = None,
     progress: ProgressHook = _no_progress,
     document_source: Any = None,
@@ -87,7 +88,6 @@ def materialize(
     unrelated assets still run. Raises only for a bad selection or unreachable services
     (`ServiceUnavailable`, before any work, or when PostgreSQL goes away mid-run).
     """
-    graph = graph or load_graph()
     names = graph.select(selection)
     ctx = RunContext(
         run_id=run_id or new_run_id(),

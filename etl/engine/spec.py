@@ -6,7 +6,8 @@ Three kinds share one shape (name, group, upstream assets, upstream Mongo collec
 - `SqlAsset`: a mart built by one SELECT, rebuilt atomically (declared with `sql_asset`).
 - `IngestAsset`: a Python step that writes Mongo collections (e.g. the Aviasales collector), so
   the assets reading those collections run after it.
-Declaring an asset registers it; `etl.engine.graph.load_graph()` validates the whole set.
+Declaring an asset only builds the object: the project lists its assets (and checks) in one
+`Definitions` (etl/definitions.py), which validates the whole set; nothing registers itself.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 
 Rows = dict[type[SQLModel], dict[str, Any] | list[dict[str, Any]]]
 Transform = Callable[[Doc], Rows]
-
-REGISTRY: dict[str, Asset] = {}
 
 
 class AssetDeclarationError(UserFacingError):
@@ -156,13 +155,6 @@ class IngestAsset(Asset):
         return self.run(ctx)
 
 
-def register(asset: Asset) -> Asset:
-    if asset.name in REGISTRY and REGISTRY[asset.name] is not asset:
-        raise AssetDeclarationError(f"asset {asset.name!r} is declared twice")
-    REGISTRY[asset.name] = asset
-    return asset
-
-
 def code_version_of(fn: Callable[..., Any]) -> str:
     """A short hash of the transform's source: a changed transform re-writes unchanged docs."""
     try:
@@ -204,7 +196,6 @@ def table_asset(
             code_version=code_version_of(fn),
             detect_deletes=detect_deletes,
         )
-        register(asset)
         return asset
 
     return declare
@@ -214,7 +205,6 @@ def sql_asset(
     name: str,
     *,
     sql: str,
-    deps: tuple[str, ...],
     group: str,
     key: tuple[str, ...] = (),
     description: str = "",
@@ -224,16 +214,18 @@ def sql_asset(
 ) -> SqlAsset:
     """Declare a mart: `sql` is one SELECT over the upstream assets' tables.
 
-    The SELECT runs with psycopg parameters (`%(partitions)s`), so a literal % is written %%.
+    Its upstream assets are not declared: they are the writers of the (schema-qualified) tables
+    the SELECT reads, found when the graph is built (etl.engine.sql_tables), so the two can
+    never disagree. The SELECT runs with psycopg parameters (`%(partitions)s`), so a literal %
+    is written %%.
     """
     if incremental is not None and incremental.partition not in key:
         raise AssetDeclarationError(
             f"mart {name!r}: the partition column {incremental.partition!r} must be in its key"
         )
-    asset = SqlAsset(
+    return SqlAsset(
         name=name,
         group=group,
-        deps=deps,
         description=description,
         sql=sql,
         key=key,
@@ -241,8 +233,6 @@ def sql_asset(
         incremental=incremental,
         schema=schema,
     )
-    register(asset)
-    return asset
 
 
 def ingest_asset(
@@ -267,7 +257,6 @@ def ingest_asset(
             run=fn,
             writes=writes,
         )
-        register(asset)
         return asset
 
     return declare

@@ -43,6 +43,10 @@ class TableLayout:
     """Has a `loaded_at` column that the merge sets to now() on update."""
     json_columns: tuple[int, ...]
     validate: Validator
+    supplied: frozenset[str]
+    """The columns a transform gives (all but the engine-filled ones)."""
+    required: frozenset[str]
+    """The supplied columns without a default: a row must name each of them."""
 
     @property
     def qualified(self) -> str:
@@ -56,10 +60,22 @@ class TableLayout:
     def stage_ident(self) -> sql.Identifier:
         return sql.Identifier(f"stage__{self.schema}__{self.name}")
 
-    def column_list(self, prefix: str | None = None) -> sql.Composable:
-        if prefix:
-            return sql.SQL(", ").join(sql.Identifier(prefix, c) for c in self.columns)
+    def column_list(self) -> sql.Composable:
         return sql.SQL(", ").join(sql.Identifier(c) for c in self.columns)
+
+    def shape_problem(self, row: dict[str, Any]) -> str | None:
+        """Why a transform's row does not fit this table (an unknown or a missing key), or None.
+
+        A misspelt key must not load as NULL: this is a bug in the transform, not in the data.
+        """
+        keys = row.keys()
+        unknown = sorted(keys - self.supplied)
+        if unknown:
+            return f"{self.qualified} has no column {unknown[0]!r}"
+        missing = sorted(self.required - keys)
+        if missing:
+            return f"the row for {self.qualified} has no {missing[0]!r} (the column has no default)"
+        return None
 
     def to_tuple(self, row: dict[str, Any]) -> tuple[Any, ...]:
         values = tuple(map(row.get, self.columns))
@@ -84,6 +100,8 @@ def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> Ta
         if parent_key is None:
             raise ValueError(f"{table.fullname} has no foreign key to {parent_table.fullname}")
     engine_filled = {*SOURCE_COLUMNS, parent_key}
+    supplied = frozenset(c for c in columns if c not in engine_filled)
+    defaults = {name for name, f in model.model_fields.items() if not f.is_required()}
     json_columns = tuple(
         i for i, name in enumerate(columns) if isinstance(table.columns[name].type, JSONB)
     )
@@ -97,6 +115,8 @@ def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> Ta
         stamped="loaded_at" in table.columns,
         json_columns=json_columns,
         validate=_compile_validator(model, skip=engine_filled),
+        supplied=supplied,
+        required=frozenset(supplied - defaults),
     )
 
 

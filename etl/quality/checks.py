@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl.engine import Asset, Definitions
 from etl.quality.rules import checked_tables
 
 
@@ -72,24 +73,26 @@ def _severity(result: Any) -> str:
     return "blocking" if gx_severity.endswith("critical") else "warning"
 
 
-def run_checkpoint(table: str, url: str | None = None, run_name: str | None = None) -> CheckResult:
+def run_checkpoint(
+    table: str, defs: Definitions, url: str | None = None, run_name: str | None = None
+) -> CheckResult:
     """Validate one table against its suite (warehouse from settings unless `url` is given).
 
     `run_name` (e.g. the Airflow run id) names the run in the data docs.
     """
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.datasource.fluent.interfaces import TestConnectionError
+    from sqlalchemy.exc import ProgrammingError
+
     from etl.quality.project import ensure
 
     started = time.monotonic()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            checkpoint = ensure(table, url)
-            from great_expectations.core.run_identifier import RunIdentifier
-
+            checkpoint = ensure(table, defs, url)
             outcome = checkpoint.run(run_id=RunIdentifier(run_name=run_name))
-    except Exception as error:  # e.g. the table does not exist: that blocks, readably
-        if type(error).__name__ not in ("TestConnectionError", "ProgrammingError"):
-            raise
+    except (TestConnectionError, ProgrammingError) as error:  # e.g. no such table: that blocks
         message = f"cannot validate {table}: {str(error).splitlines()[0]}"
         return CheckResult(table, False, 0, [message], gx_success=False)
     result = CheckResult(table, True, 0, gx_success=bool(outcome.success))
@@ -105,21 +108,21 @@ def run_checkpoint(table: str, url: str | None = None, run_name: str | None = No
 
 
 def run_checks(
-    tables: list[str], url: str | None = None, run_name: str | None = None
+    tables: list[str], defs: Definitions, url: str | None = None, run_name: str | None = None
 ) -> list[CheckResult]:
-    return [run_checkpoint(t, url, run_name) for t in tables]
+    return [run_checkpoint(t, defs, url, run_name) for t in tables]
 
 
-def suites_for_asset(asset: Any) -> list[str]:
+def suites_for_asset(asset: Asset, defs: Definitions) -> list[str]:
     """The suites (one per table, named after it) that check an asset's tables, parents first.
 
     Cheap: it does not import Great Expectations, so the DAG file may call it while parsing.
     """
-    known = set(checked_tables())
+    known = set(checked_tables(defs))
     return [t for t in asset.tables if t in known]
 
 
-def build_docs(url: str | None = None) -> Path:
+def build_docs(defs: Definitions, url: str | None = None) -> Path:
     """Rebuild the data docs; returns their index.html.
 
     First drops all but the newest ETL_GX_KEEP_RESULTS results per table (see prune_results):
@@ -128,7 +131,7 @@ def build_docs(url: str | None = None) -> Path:
     from etl.quality.project import context, docs_index, prune_results
     from etl.settings import get_settings
 
-    prune_results(get_settings().gx_keep_results)
+    prune_results(get_settings().gx_keep_results, checked_tables(defs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         context(url).build_data_docs()

@@ -19,12 +19,13 @@ Regenerate after changing rules: `python -m etl.quality.project` (against a migr
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl.engine import Definitions
+from etl.quality.rules import checked_tables
 from etl.quality.suites import build_suite, import_gx, stable_id, suite_json
 from etl.services.postgres import postgres_url, sqlalchemy_url
 from etl.settings import get_settings
@@ -61,8 +62,12 @@ def _cached(url: str | None) -> _Cached:
     cached = _CONTEXTS.get(root)
     if cached is None or cached.url != resolved:
         gx = import_gx()
-        os.environ[URL_VARIABLE] = resolved
-        cached = _Cached(resolved, gx.get_context(mode="file", context_root_dir=str(root)))
+        ctx = gx.get_context(  # the URL reaches the datasource's ${GX_WAREHOUSE_URL} here,
+            mode="file",  # not through os.environ, so nothing process-wide changes
+            context_root_dir=str(root),
+            runtime_environment={URL_VARIABLE: resolved},
+        )
+        cached = _Cached(resolved, ctx)
         _CONTEXTS[root] = cached
     return cached
 
@@ -91,8 +96,8 @@ def _batch_definition(ctx: Any, table: str) -> Any:
         return asset.add_batch_definition_whole_table(BATCH)
 
 
-def _suite(ctx: Any, table: str) -> Any:
-    wanted = build_suite(table)
+def _suite(ctx: Any, table: str, defs: Definitions) -> Any:
+    wanted = build_suite(table, defs)
     try:
         stored = ctx.suites.get(table)
     except Exception:  # GX raises DataContextError subclasses for a missing suite
@@ -128,14 +133,14 @@ def _stored(store: Any, wanted: Any) -> Any:
     return stored if stored.json() == wanted.json() else _replace(store, wanted, True)
 
 
-def ensure(table: str, url: str | None = None) -> Any:
+def ensure(table: str, defs: Definitions, url: str | None = None) -> Any:
     """The checkpoint for `table`; its project entries are written only if missing or stale."""
     cached = _cached(url)
     if table in cached.checkpoints:
         return cached.checkpoints[table]
     gx = import_gx()
     ctx = cached.context
-    batch, suite = _batch_definition(ctx, table), _suite(ctx, table)
+    batch, suite = _batch_definition(ctx, table), _suite(ctx, table, defs)
     definition = _stored(
         ctx.validation_definitions,
         gx.ValidationDefinition(
@@ -156,22 +161,20 @@ def ensure(table: str, url: str | None = None) -> Any:
     return checkpoint
 
 
-def sync_all(url: str | None = None) -> list[str]:
+def sync_all(defs: Definitions, url: str | None = None) -> list[str]:
     """Regenerate the committed project for every checked table that exists in the warehouse.
 
     Also removes the entries of tables that are no longer checked. Returns the tables skipped
     because they do not exist yet (a mart that was never materialised).
     """
-    from etl.quality.rules import checked_tables
+    from great_expectations.datasource.fluent.interfaces import TestConnectionError
 
     ctx, skipped = context(url), []
-    wanted = checked_tables()
+    wanted = checked_tables(defs)
     for table in wanted:
         try:
-            ensure(table, url)
-        except Exception as error:
-            if type(error).__name__ != "TestConnectionError":  # the table is not there yet
-                raise
+            ensure(table, defs, url)
+        except TestConnectionError as error:  # the table is not there yet
             log.warning("skipped %s: %s", table, error)
             skipped.append(table)
     for store in (ctx.checkpoints, ctx.validation_definitions, ctx.suites):
@@ -189,17 +192,15 @@ def docs_index() -> Path:
     return project_dir() / DOCS_INDEX
 
 
-def prune_results(keep: int, tables: list[str] | None = None) -> int:
+def prune_results(keep: int, tables: list[str]) -> int:
     """Delete all but the newest `keep` validation results per table, and their docs pages.
 
     Why: every checkpoint's UpdateDataDocsAction rebuilds the docs index from all stored
     results, so without a bound each run gets slower (measured: +0.35 s per 100 results).
     Results live in uncommitted/validations/<schema>/<table>/<run name>/<run time>/.
     """
-    from etl.quality.rules import checked_tables
-
     base, removed = project_dir() / "uncommitted", 0
-    for table in tables or checked_tables():
+    for table in tables:
         runs = sorted(base.joinpath("validations", *table.split(".")).glob("*/*"), key=_run_time)
         for run in runs[: max(len(runs) - keep, 0)]:
             relative = run.relative_to(base / "validations")
@@ -216,5 +217,7 @@ def _run_time(run: Path) -> str:
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
-    missing = sync_all()
+    from etl.definitions import defs
+
+    missing = sync_all(defs)
     print(f"GX project in {project_dir()} is in sync" + (f"; skipped {missing}" if missing else ""))

@@ -3,27 +3,27 @@
 Rules are derived from the SQLModel metadata, so a new column or field rule is checked without
 touching this package: not-null for required columns, uniqueness of primary and natural keys,
 value sets for `Literal` enumerations, ranges from `ge/le`, regexes from patterns (all blocking),
-plus a row count and a freshness check (warnings). Hand-written domain rules are registered with
-`domain_expectation` (see `etl/quality/domain.py`; marts declare theirs next to their SQL).
+plus a row count and a freshness check (warnings). Hand-written checks are declared against their
+asset (`etl.engine.asset_check`, next to the asset in etl/assets/) and come from `Definitions`.
 
-This module deliberately does not import Great Expectations (about 11 s of imports): the DAG file
-asks `checked_tables()` while Airflow parses it, and that must stay fast. `suites.py` turns rules
-into GX objects when a checkpoint actually runs.
+This module deliberately does not import Great Expectations (about 11 s of imports): the DAG
+file asks `checked_tables(defs)` while Airflow parses it, and that must stay fast. `suites.py`
+turns rules into GX objects when a checkpoint actually runs.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import sqlalchemy as sa
 
 import models
+from etl.engine import AssetCheck, Definitions
 from models.base import column_rules
 
-Severity = Literal["blocking", "warning"]
+Severity = Literal["blocking", "warning"]  # the same as etl.engine.Severity
 GX_SEVERITY: dict[Severity, str] = {"blocking": "critical", "warning": "warning"}
 CHECKED_SCHEMAS = ("shop", "aviasales", "dwh")
 FRESHNESS_DAYS = 7
@@ -46,34 +46,16 @@ class Rule:
         return f"{self.table}|{self.type}|{json.dumps(self.kwargs, sort_keys=True, default=str)}"
 
 
-DOMAIN: dict[str, list[Rule]] = defaultdict(list)
-
-
-def domain_expectation(
-    table: str,
-    expectation: str | Any,
-    severity: Severity = "blocking",
-    *,
-    description: str | None = None,
-    **kwargs: Any,
-) -> Rule:
-    """Register a hand-written expectation for `table` (a model table or a mart).
-
-    `expectation` is a GX expectation type name ("expect_column_values_to_be_between", ...) with
-    its kwargs, or an already built GX Expectation object (its type and kwargs are taken).
-    Registering the same rule twice (a module imported twice) keeps one copy.
-    """
-    if severity not in GX_SEVERITY:
-        raise ValueError(f"severity must be 'blocking' or 'warning', not {severity!r}")
-    if not isinstance(expectation, str):  # a GX Expectation instance
-        config = expectation.configuration
-        description = description or expectation.description
-        expectation, kwargs = config.type, {**config.kwargs, **kwargs}
-        kwargs.pop("batch_id", None)
-    rule = Rule(table, expectation, kwargs, severity, description, "domain")
-    if all(r.key != rule.key for r in DOMAIN[table]):
-        DOMAIN[table].append(rule)
-    return rule
+def check_rule(check: AssetCheck) -> Rule:
+    """A hand-written asset check as a rule of its table's suite."""
+    return Rule(
+        check.target,
+        check.expectation,
+        dict(check.kwargs),
+        check.severity,
+        check.description,
+        "domain",
+    )
 
 
 def _keys(table: sa.Table) -> list[tuple[str, ...]]:
@@ -155,40 +137,19 @@ def mart_rules(table: str, key: tuple[str, ...]) -> list[Rule]:
     return out
 
 
-def mart_keys() -> dict[str, tuple[str, ...]]:
-    """Every mart's table and key, from the asset graph (importing the assets registers their
-    hand-written rules too)."""
-    from etl.engine.graph import load_graph
-
-    graph = load_graph()
-    return {
-        table: getattr(asset, "key", ())
-        for asset in graph.assets.values()
-        if asset.kind == "sql"
-        for table in asset.tables
-    }
-
-
-def rules_for(table: str) -> list[Rule]:
+def rules_for(table: str, defs: Definitions) -> list[Rule]:
     """All rules of one table's suite: model- or grain-derived, generic, then hand-written."""
-    from etl.quality import domain  # noqa: F401  (registers the hand-written rules)
-
     sa_table = models.metadata.tables.get(table)
-    marts = mart_keys()
+    marts = defs.mart_keys
     out: list[Rule] = []
     if sa_table is not None:
         out += model_rules(sa_table) + generic_rules(table, set(sa_table.columns.keys()))
     elif table in marts:
         out += mart_rules(table, marts[table]) + generic_rules(table)
-    elif table in DOMAIN:  # a table known only by its hand-written rules
-        out += generic_rules(table)
-    return out + DOMAIN.get(table, [])
+    return out + [check_rule(c) for c in defs.checks_for(table)]
 
 
-def checked_tables() -> list[str]:
-    """Every table that has a suite: the models' tables, the marts, tables with domain rules."""
-    from etl.quality import domain  # noqa: F401
-
+def checked_tables(defs: Definitions) -> list[str]:
+    """Every table that has a suite: the models' tables and the marts."""
     tables = [t.fullname for t in models.metadata.sorted_tables if t.schema in CHECKED_SCHEMAS]
-    extra = (set(mart_keys()) | set(DOMAIN)) - set(tables)
-    return tables + sorted(extra)
+    return tables + sorted(set(defs.mart_keys) - set(tables))

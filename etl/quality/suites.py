@@ -15,6 +15,7 @@ import uuid
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from etl.engine import Definitions
 from etl.quality.rules import GX_SEVERITY, Rule, checked_tables, rules_for
 
 if TYPE_CHECKING:
@@ -57,24 +58,24 @@ def to_configuration(rule: Rule) -> ExpectationConfiguration:
     )
 
 
-def expectations_for(table: str) -> list[Expectation]:
+def expectations_for(table: str, defs: Definitions) -> list[Expectation]:
     """The GX Expectation objects of one table's suite (for inspection and tests)."""
-    return [to_configuration(r).to_domain_obj() for r in rules_for(table)]
+    return [to_configuration(r).to_domain_obj() for r in rules_for(table, defs)]
 
 
-def build_suite(table: str) -> ExpectationSuite:
+def build_suite(table: str, defs: Definitions) -> ExpectationSuite:
     """One table's suite, named after the table ("shop.user_sessions")."""
     gx = import_gx()
     return gx.ExpectationSuite(
         name=table,
-        expectations=[to_configuration(r) for r in rules_for(table)],
+        expectations=[to_configuration(r) for r in rules_for(table, defs)],
         id=stable_id("suite", table),
     )
 
 
-def build_suites() -> dict[str, ExpectationSuite]:
-    """Every suite: table name → suite, for all checked tables (models and registered marts)."""
-    return {table: build_suite(table) for table in checked_tables()}
+def build_suites(defs: Definitions) -> dict[str, ExpectationSuite]:
+    """Every suite: table name → suite, for all checked tables (models and marts)."""
+    return {table: build_suite(table, defs) for table in checked_tables(defs)}
 
 
 def suite_json(suite: ExpectationSuite) -> dict[str, Any]:

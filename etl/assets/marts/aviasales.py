@@ -10,17 +10,14 @@ come from `key`).
 from __future__ import annotations
 
 from etl.assets.marts.queries import query
-from etl.engine import Incremental, sql_asset
-from etl.quality.rules import domain_expectation
+from etl.engine import AssetCheck, Incremental, asset_check, sql_asset
 
 GROUP = "dwh"
-DEPS = ("request_logs",)
 ROUTE = ("origin", "destination", "currency")
 
 route_price_daily = sql_asset(
     "route_price_daily",
     sql=query("route_price_daily"),
-    deps=DEPS,
     group=GROUP,
     key=(*ROUTE, "departure_date", "search_date"),
     incremental=Incremental("search_date", query("route_price_daily__changed")),
@@ -34,7 +31,6 @@ route_price_daily = sql_asset(
 route_avg_price = sql_asset(
     "route_avg_price",
     sql=query("route_avg_price"),
-    deps=DEPS,
     group=GROUP,
     key=ROUTE,
     description=(
@@ -47,7 +43,6 @@ route_avg_price = sql_asset(
 booking_window = sql_asset(
     "booking_window",
     sql=query("booking_window"),
-    deps=DEPS,
     group=GROUP,
     key=(*ROUTE, "bucket_start"),
     description=(
@@ -64,7 +59,6 @@ booking_window = sql_asset(
 weekday_prices = sql_asset(
     "weekday_prices",
     sql=query("weekday_prices"),
-    deps=DEPS,
     group=GROUP,
     key=(*ROUTE, "weekday_kind", "weekday"),
     description=(
@@ -77,81 +71,98 @@ weekday_prices = sql_asset(
 
 # -- expectations: each can only fail when the SQL (or the data under it) is wrong: blocking
 
-domain_expectation(
-    "dwh.route_price_daily",
-    "expect_column_pair_values_a_to_be_greater_than_b",
-    "blocking",
-    description="the median price is never below the minimum price",
-    column_A="median_price",
-    column_B="min_price",
-    or_equal=True,
-)
-domain_expectation(
-    "dwh.route_price_daily",
-    "expect_column_values_to_be_between",
-    "blocking",
-    description="the share of direct offers is between 0 and 1",
-    column="direct_share",
-    min_value=0,
-    max_value=1,
-)
-
-domain_expectation(
-    "dwh.route_avg_price",
-    "expect_column_pair_values_a_to_be_greater_than_b",
-    "blocking",
-    description="the cheapest airline's median is not below the route's minimum price",
-    column_A="cheapest_airline_median",
-    column_B="min_price",
-    or_equal=True,
-)
-domain_expectation(
-    "dwh.route_avg_price",
-    "expect_column_pair_values_a_to_be_greater_than_b",
-    "blocking",
-    description="every counted search found at least one offer on the route",
-    column_A="offers",
-    column_B="searches",
-    or_equal=True,
-)
-
-domain_expectation(
-    "dwh.booking_window",
-    "expect_column_values_to_be_between",
-    "blocking",
-    description="a price index is positive",
-    column="price_index",
-    min_value=0,
-    strict_min=True,
-)
-domain_expectation(
-    "dwh.booking_window",
-    "unexpected_rows_expectation",
-    "blocking",
-    description="a route with a price index has exactly one cheapest bucket, others have none",
-    unexpected_rows_query=(
-        "SELECT origin, destination, currency, count(*) FILTER (WHERE is_cheapest) AS cheapest"
-        " FROM (SELECT * FROM {batch}) b GROUP BY origin, destination, currency"
-        " HAVING count(*) FILTER (WHERE is_cheapest)"
-        " <> CASE WHEN count(price_index) > 0 THEN 1 ELSE 0 END"
+route_price_daily_checks = (
+    asset_check(
+        route_price_daily,
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "blocking",
+        description="the median price is never below the minimum price",
+        column_A="median_price",
+        column_B="min_price",
+        or_equal=True,
+    ),
+    asset_check(
+        route_price_daily,
+        "expect_column_values_to_be_between",
+        "blocking",
+        description="the share of direct offers is between 0 and 1",
+        column="direct_share",
+        min_value=0,
+        max_value=1,
     ),
 )
 
-domain_expectation(
-    "dwh.weekday_prices",
-    "expect_column_values_to_be_between",
-    "blocking",
-    description="weekdays are ISO numbers, 1 = Monday to 7 = Sunday",
-    column="weekday",
-    min_value=1,
-    max_value=7,
+route_avg_price_checks = (
+    asset_check(
+        route_avg_price,
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "blocking",
+        description="the cheapest airline's median is not below the route's minimum price",
+        column_A="cheapest_airline_median",
+        column_B="min_price",
+        or_equal=True,
+    ),
+    asset_check(
+        route_avg_price,
+        "expect_column_pair_values_a_to_be_greater_than_b",
+        "blocking",
+        description="every counted search found at least one offer on the route",
+        column_A="offers",
+        column_B="searches",
+        or_equal=True,
+    ),
 )
-domain_expectation(
-    "dwh.weekday_prices",
-    "expect_column_values_to_be_between",
-    "blocking",
-    description="a price index is positive",
-    column="price_index",
-    min_value=0,
-    strict_min=True,
+
+booking_window_checks = (
+    asset_check(
+        booking_window,
+        "expect_column_values_to_be_between",
+        "blocking",
+        description="a price index is positive",
+        column="price_index",
+        min_value=0,
+        strict_min=True,
+    ),
+    asset_check(
+        booking_window,
+        "unexpected_rows_expectation",
+        "blocking",
+        description="a route with a price index has exactly one cheapest bucket, others have none",
+        unexpected_rows_query=(
+            "SELECT origin, destination, currency, count(*) FILTER (WHERE is_cheapest) AS cheapest"
+            " FROM (SELECT * FROM {batch}) b GROUP BY origin, destination, currency"
+            " HAVING count(*) FILTER (WHERE is_cheapest)"
+            " <> CASE WHEN count(price_index) > 0 THEN 1 ELSE 0 END"
+        ),
+    ),
 )
+
+weekday_prices_checks = (
+    asset_check(
+        weekday_prices,
+        "expect_column_values_to_be_between",
+        "blocking",
+        description="weekdays are ISO numbers, 1 = Monday to 7 = Sunday",
+        column="weekday",
+        min_value=1,
+        max_value=7,
+    ),
+    asset_check(
+        weekday_prices,
+        "expect_column_values_to_be_between",
+        "blocking",
+        description="a price index is positive",
+        column="price_index",
+        min_value=0,
+        strict_min=True,
+    ),
+)
+
+CHECKS: tuple[AssetCheck, ...] = (
+    *route_price_daily_checks,
+    *route_avg_price_checks,
+    *booking_window_checks,
+    *weekday_prices_checks,
+)
+
+ASSETS = (route_price_daily, route_avg_price, booking_window, weekday_prices)
