@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # The project on the official Airflow image: one image runs every Airflow component, the init
-# job (migrations), the shop generator and the Aviasales simulator/proxy.
+# job (migrations), the shop generator, the Aviasales simulator and the logging proxy.
 FROM apache/airflow:3.3.2-python3.11
 
 USER airflow
@@ -9,7 +9,7 @@ WORKDIR /opt/airflow/project
 # Dependencies first (cached until pyproject.toml changes). Pinning apache-airflow to the image's
 # own version stops pip from up- or downgrading Airflow; [fab] is the auth manager compose uses.
 COPY --chown=airflow:root pyproject.toml README.md ./
-RUN mkdir -p etl models generator dags \
+RUN mkdir -p etl models generator ingest dags \
     && pip install --no-cache-dir "apache-airflow[fab]==${AIRFLOW_VERSION}" . \
     && pip uninstall -y mongo-assets
 
@@ -18,6 +18,7 @@ COPY --chown=airflow:root alembic ./alembic
 COPY --chown=airflow:root etl ./etl
 COPY --chown=airflow:root models ./models
 COPY --chown=airflow:root generator ./generator
+COPY --chown=airflow:root ingest ./ingest
 COPY --chown=airflow:root dags ./dags
 # The committed GX project; uncommitted/ (results, data docs) is the quality-reports volume.
 COPY --chown=airflow:root expectations ./expectations

@@ -20,11 +20,12 @@ install: $(STAMP)  ## create .venv and install the project with its dev tools
 demo: $(STAMP)  ## start embedded services, migrate, generate data and run the whole pipeline
 	@$(PY) -m etl demo
 
-test: $(STAMP)  ## run the test suite against a throwaway embedded PostgreSQL and montydb store
+test: lint  ## ruff, mypy (strict), then the tests on a throwaway embedded PostgreSQL and montydb
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
-lint: $(STAMP)  ## ruff
+lint: $(STAMP)  ## ruff and the type checker (mypy --strict on etl, models, dags, ingest)
 	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/mypy
 
 down: $(STAMP)  ## stop the embedded PostgreSQL server
 	@$(PY) -m etl down

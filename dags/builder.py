@@ -182,8 +182,8 @@ def build_dag(
         for name in graph.order:
             for upstream in sorted(graph.upstream[name]):
                 gate[upstream] >> dag.get_task(name)
-        for check in defs.checks:  # a check that reads another asset's table runs after it
-            for read in check.reads:
-                if check.asset.name in checked and read.name != check.asset.name:
-                    dag.get_task(read.name) >> dag.get_task(f"check_{check.asset.name}")
+        for declared in defs.checks:  # a check that reads another asset's table runs after it
+            for read in declared.reads:
+                if declared.asset.name in checked and read.name != declared.asset.name:
+                    dag.get_task(read.name) >> dag.get_task(f"check_{declared.asset.name}")
     return dag

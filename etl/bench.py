@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 
 from bson import ObjectId
@@ -82,7 +83,7 @@ def _templates(count: int, seed: int) -> Iterator[dict[str, Any]]:
             }
             for _ in range(rng.randint(0, 7))
         ]
-        actions.sort(key=lambda a: a["time"])
+        actions.sort(key=itemgetter("time"))
         yield {
             "user_id": f"U{rng.randrange(50_000):06d}",
             "start_time": start,

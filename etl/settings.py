@@ -134,21 +134,6 @@ class Settings(BaseSettings):
         30.0, ge=0, validation_alias="AVIASALES_MAX_WAIT",
         description="Longest wait before a retry; a longer Retry-After ends the call.",
     )  # fmt: skip
-    simulator_seed: int = Field(
-        42, validation_alias="AVIASALES_SIM_SEED", description="Simulator: seed of its prices."
-    )
-    simulator_rate_limit: float = Field(
-        200.0, ge=0, validation_alias="AVIASALES_SIM_RATE_LIMIT",
-        description="Simulator: requests per second before it answers 429 (0: no limit).",
-    )  # fmt: skip
-    simulator_error_rate: float = Field(
-        0.01, ge=0, le=1, validation_alias="AVIASALES_SIM_ERROR_RATE",
-        description="Simulator: share of requests answered with a 5xx.",
-    )  # fmt: skip
-    simulator_empty_rate: float = Field(
-        0.02, ge=0, le=1, validation_alias="AVIASALES_SIM_EMPTY_RATE",
-        description="Simulator: share of queries that find no offers.",
-    )  # fmt: skip
 
     @field_validator("postgres_url")
     @classmethod

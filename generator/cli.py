@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from etl.cli.errors import FriendlyGroup
-from etl.services.mongo import mongo_database
+from etl.services.mongo import mongo_database, read_collection
 from etl.settings import get_settings
 from generator.aviasales.cli import app as aviasales_app
 from generator.shop import live_updates, write_once
@@ -32,7 +32,7 @@ app = typer.Typer(
 
 
 def write_history(scale: int, seed: int, dirty: float, drop: bool) -> dict[str, int]:
-    """`--once`: a deterministic history, with a progress bar (also used by `etl demo`)."""
+    """`--once`: a deterministic history, with a progress bar (also used by `demo-data`)."""
     db = mongo_database()
     with Progress(
         TextColumn("[bold]{task.description:<22}"),
@@ -118,6 +118,36 @@ def run_live(rate: float, duration: float | None, seed: int) -> None:
     except KeyboardInterrupt:
         console.print("stopped")
     console.print(counts_table(totals, f"{sum(totals.values()):,} changes"))
+
+
+@app.command("demo-data")
+def demo_data(
+    scale: Annotated[int, typer.Option(min=1, help="Sessions of the first history.")] = 2000,
+    dirty: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="Fraction of documents given a fault.")
+    ] = 0.02,
+    backfill_days: Annotated[
+        int, typer.Option(min=0, max=365, help="Days of air-fare searches to backfill.")
+    ] = 14,
+    changes: Annotated[
+        int, typer.Option(min=0, help="Live-site changes when a history already exists.")
+    ] = 300,
+) -> None:
+    """What `python -m etl demo` writes: a shop history and backfilled fares the first time,
+    then live-site changes on every later run (fares are searched again by the DAG)."""
+    from generator.aviasales.cli import backfill
+    from ingest.aviasales.log import LOG_COLLECTION
+
+    db = mongo_database()
+    if read_collection(db, "user_sessions").count_documents({}) == 0:
+        written = write_history(scale, seed=42, dirty=dirty, drop=False)
+        console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
+    else:
+        made = live_updates(db, changes)
+        console.print(counts_table(made, "the live site made these changes since last time"))
+    if backfill_days and read_collection(db, LOG_COLLECTION).count_documents({}) == 0:
+        console.print(f"air fares: searching as of each of the last {backfill_days} days…")
+        backfill(days=backfill_days)
 
 
 app.add_typer(aviasales_app, name="aviasales")

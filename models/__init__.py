@@ -12,7 +12,7 @@ metadata = SQLModel.metadata
 
 def model_for(table: str) -> type[SQLModel]:
     """The SQLModel class mapped to a qualified table name like "shop.products"."""
-    for mapper in SQLModel._sa_registry.mappers:  # type: ignore[attr-defined]
+    for mapper in SQLModel._sa_registry.mappers:
         if getattr(mapper.local_table, "fullname", None) == table:
             return mapper.class_
     raise KeyError(table)

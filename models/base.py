@@ -90,11 +90,19 @@ class ColumnRule:
 M = TypeVar("M", bound=type[SQLModel])
 
 
+def table_of(model: type[SQLModel]) -> sa.Table:
+    """The SQLAlchemy table of a SQLModel table class (SQLModel sets it, untyped)."""
+    table = getattr(model, "__table__", None)
+    if not isinstance(table, sa.Table):
+        raise TypeError(f"{model.__name__} is not a table model (declare it with table=True)")
+    return table
+
+
 def checked(model: M) -> M:
     """Class decorator: add CHECK constraints for the `Literal`, ge/le and pattern rules."""
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     for rule in column_rules(model):
-        col = sa.column(rule.column)
+        col: sa.ColumnClause[Any] = sa.column(rule.column)
         if rule.choices is not None:
             table.append_constraint(sa.CheckConstraint(col.in_(rule.choices), name=rule.column))
         if rule.ge is not None or rule.le is not None:
@@ -114,7 +122,7 @@ def checked(model: M) -> M:
 
 def column_rules(model: type[SQLModel]) -> list[ColumnRule]:
     """The rules declared on a model's fields (required-ness, choices, ranges, patterns)."""
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     rules = []
     for name, field in model.model_fields.items():
         column = table.columns.get(name)

@@ -14,10 +14,10 @@ import httpx
 import pytest
 from bson import json_util
 
-from generator.aviasales.log import LOG_COLLECTION
 from generator.aviasales.prices import BOOKING_CURVE, CHEAPEST_WINDOW, booking_factor
-from generator.aviasales.proxy import Upstream, create_proxy
 from generator.aviasales.simulator import PATH, SIMULATOR_TOKEN, SimulatorConfig, create_simulator
+from ingest.aviasales.log import LOG_COLLECTION
+from ingest.aviasales.proxy import Upstream, create_proxy
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -262,7 +262,7 @@ def test_the_token_goes_in_a_header_and_is_never_stored_or_logged(
 ) -> None:
     # listen to the proxy's own log and to httpx's request lines directly: another test's
     # logging setup (Airflow's) may stop them from reaching the root logger
-    loggers = [logging.getLogger(name) for name in ("httpx", "generator.aviasales.proxy")]
+    loggers = [logging.getLogger(name) for name in ("httpx", "ingest.aviasales.proxy")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.addHandler(caplog.handler)

@@ -14,7 +14,7 @@ from bson import ObjectId
 
 from etl.definitions import defs
 from etl.settings import Settings, get_settings
-from generator.aviasales.collector import (
+from ingest.aviasales.collector import (
     BackfillUnsupported,
     DayStats,
     backfill,
@@ -22,8 +22,8 @@ from generator.aviasales.collector import (
     run_searches,
     today,
 )
-from generator.aviasales.log import LOG_COLLECTION
-from generator.aviasales.proxy import Upstream, create_proxy
+from ingest.aviasales.log import LOG_COLLECTION
+from ingest.aviasales.proxy import Upstream, create_proxy
 
 SMALL = {
     "AVIASALES_ROUTES": "MOW,KZN<>DXB",

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from etl.settings import Settings
+from generator.settings import GeneratorSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 OFFICIAL = re.compile(r"^(postgres|mongo|nginx|apache/airflow):(?!latest$)[\w.\-]+$")
@@ -109,6 +110,7 @@ def test_the_dockerfile_builds_on_the_official_airflow_image() -> None:
 
 def test_services_pass_only_settings_the_code_reads(ours: dict[str, Any]) -> None:
     known = {f.validation_alias for f in Settings.model_fields.values()}
+    known |= {f.validation_alias for f in GeneratorSettings.model_fields.values()}
     assert ours and {"POSTGRES_URL", "MONGO_URI", "MONGO_DB"} <= known
     for name, service in ours.items():
         for variable in service["environment"]:

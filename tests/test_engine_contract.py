@@ -1,4 +1,4 @@
-"""The loading contract (DESIGN.md) on the real embedded PostgreSQL and a montydb store."""
+"""The loading contract (docs/architecture.md) on the real embedded PostgreSQL and montydb."""
 
 from __future__ import annotations
 

@@ -445,8 +445,8 @@ def two_routes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_booking_window_finds_the_simulators_cheapest_window(
     db: psycopg.Connection, mongo: Any, two_routes: None
 ) -> None:
-    from generator.aviasales.collector import backfill
     from generator.aviasales.prices import CHEAPEST_WINDOW
+    from ingest.aviasales.collector import backfill
 
     days = backfill(get_settings(), mongo, days=30)
     assert sum(d.ok for d in days) == sum(d.planned for d in days) > 0

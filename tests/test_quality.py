@@ -58,7 +58,7 @@ def test_every_model_table_has_a_suite(suites: dict[str, Any]) -> None:
 
 
 def test_the_committed_project_matches_the_code(suites: dict[str, Any]) -> None:
-    """Fails when rules changed without `python -m etl.quality.project` being run and committed."""
+    """Fails when rules changed without `python -m etl expectations` being run and committed."""
     project = ROOT / "expectations"
     config = yaml.safe_load((project / "great_expectations.yml").read_text())
     source = config["fluent_datasources"]["warehouse"]
@@ -69,7 +69,7 @@ def test_the_committed_project_matches_the_code(suites: dict[str, Any]) -> None:
         )
         stored["meta"].pop("great_expectations_version", None)
         assert stored == suite_json(suite), (
-            f"{table}: regenerate with python -m etl.quality.project"
+            f"{table}: regenerate with python -m etl expectations"
         )
         assert table in source["assets"], table
         for folder in ("checkpoints", "validation_definitions"):

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from etl.cli import app
 from etl.definitions import defs
 from etl.settings import Settings, get_settings
-from generator.aviasales.collector import backfill
 from generator.shop import write_once
+from ingest.aviasales.collector import backfill
 
 runner = CliRunner()
 

@@ -5,7 +5,7 @@ to the search that found it, so a re-loaded log replaces its offers in the same 
 Offers are independent facts, so a bad one (no price, a broken code, a duplicate) is rejected on
 its own (`Doc.lenient`) and the search's other offers still load.
 
-The log document is the proxy's (`generator/aviasales/proxy.py`, `LOG_COLLECTION`): the
+The log document is the proxy's (`ingest/aviasales/proxy.py`, `LOG_COLLECTION`): the
 validated `request`, the upstream `response` body unchanged, status, timings, `searched_at`.
 """
 
@@ -24,7 +24,7 @@ from etl.engine import (
     table_asset,
 )
 from etl.errors import UserFacingError
-from generator.aviasales.log import LOG_COLLECTION
+from ingest.aviasales.log import LOG_COLLECTION
 from models.aviasales import RequestLog, Ticket
 
 GROUP = "aviasales"
@@ -38,7 +38,7 @@ def collect_fares(ctx: RunContext) -> AssetResult:
     AVIASALES_WINDOW_DAYS ...). Every call is logged by the proxy, failures included; the step
     fails only if no search at all was answered.
     """
-    from generator.aviasales.collector import collect
+    from ingest.aviasales.collector import collect
 
     stats = collect(
         ctx.settings,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import typer
 
 from etl.cli import bench, demo, inspect, pipeline, report, services
-from etl.cli.errors import FriendlyGroup
+from etl.cli.errors import FriendlyGroup, help_when_bare
 
 app = typer.Typer(
     cls=FriendlyGroup,
@@ -17,7 +17,8 @@ app = typer.Typer(
         "With no POSTGRES_URL / MONGO_URI set, an embedded PostgreSQL server and a montydb store "
         "under LOCAL_DIR (default .local/) are used and started on demand."
     ),
-    no_args_is_help=True,
+    invoke_without_command=True,
+    callback=help_when_bare,
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
     add_completion=False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Annotated
 
@@ -11,9 +13,8 @@ from rich.table import Table
 
 from dags.local import run_dag
 from etl.cli.inspect import status
-from etl.errors import mask_url
+from etl.errors import UserFacingError, mask_url
 from etl.migrations import upgrade
-from etl.services.mongo import mongo_database, read_collection
 from etl.services.postgres import postgres_url
 from etl.settings import get_settings
 
@@ -44,28 +45,17 @@ def demo(
     later runs let the live site make changes instead, so you see an incremental run pick up
     exactly what changed (and today's fares searched again by the DAG's first task).
     """
-    from generator.aviasales.cli import backfill
-    from generator.aviasales.log import LOG_COLLECTION
-    from generator.cli import counts_table, write_history
-    from generator.shop import live_updates
-
     started = time.monotonic()
     step("1. services and schema")
     url = postgres_url()
     upgrade(url)
     console.print(f"PostgreSQL {mask_url(url)} migrated to the latest revision")
-    db = mongo_database()
 
-    step("2. raw documents in MongoDB")
-    if read_collection(db, "user_sessions").count_documents({}) == 0:
-        written = write_history(scale, seed=42, dirty=dirty, drop=False)
-        console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
-    else:
-        changes = live_updates(db, 300)
-        console.print(counts_table(changes, "the live site made these changes since last time"))
-    if backfill_days and read_collection(db, LOG_COLLECTION).count_documents({}) == 0:
-        console.print(f"air fares: searching as of each of the last {backfill_days} days…")
-        backfill(days=backfill_days)
+    step("2. raw documents in MongoDB (the generator, as its own program)")
+    generate = [sys.executable, "-m", "generator", "demo-data", f"--scale={scale}"]
+    generate += [f"--dirty={dirty}", f"--backfill-days={backfill_days}"]
+    if subprocess.run(generate, check=False).returncode != 0:
+        raise UserFacingError("the generator failed (its message is above)")
 
     step("3. the Airflow DAG, in-process (dag.test), with a checkpoint after each asset")
     console.print("starting Airflow (SQLite metadata under LOCAL_DIR/airflow)…")

@@ -12,7 +12,6 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from typer._click.exceptions import NoArgsIsHelpError  # typer vendors click: its classes
 from typer.core import TyperGroup
 
 from etl.errors import UserFacingError
@@ -20,6 +19,14 @@ from etl.errors import UserFacingError
 stderr = Console(stderr=True, highlight=False)
 
 EXIT_USAGE = 2
+
+
+def help_when_bare(ctx: typer.Context) -> None:
+    """A group's callback: with no command, print its help and exit 0 (typer's own
+    `no_args_is_help` raises an error that can only be told apart by a private class)."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
 
 
 def fail(message: str) -> typer.Exit:
@@ -35,17 +42,17 @@ class FriendlyGroup(TyperGroup):
         except UserFacingError as exc:
             raise fail(str(exc).replace("[", r"\[")) from None
 
-    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
-        if not standalone_mode:
-            return super().main(*args, standalone_mode=False, **kwargs)
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        standalone = kwargs.get("standalone_mode", True)
+        kwargs["standalone_mode"] = False  # errors come back here instead of exiting
+        if not standalone:
+            return super().main(*args, **kwargs)
         try:
-            result = super().main(*args, standalone_mode=False, **kwargs)
-        except NoArgsIsHelpError as exc:
-            typer.echo(exc.ctx.get_help() if exc.ctx else str(exc))
-            sys.exit(0)
+            result = super().main(*args, **kwargs)
         except typer.TyperException as exc:
             message = exc.format_message().replace("[", r"\[")
-            hint = f" (see {exc.ctx.command_path} --help)" if getattr(exc, "ctx", None) else ""
+            ctx = getattr(exc, "ctx", None)  # usage errors carry the command's context
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
             stderr.print(f"[bold red]error:[/] {message}{hint}", soft_wrap=True)
             sys.exit(exc.exit_code)
         except typer.Abort:

@@ -101,7 +101,21 @@ def docs() -> None:
     console.print(str(build_docs(defs)))
 
 
+def expectations() -> None:
+    """Rewrite the committed Great Expectations project (suites, checkpoints) from the code.
+
+    Run after changing a model's rules, a mart's grain or a check, against a migrated
+    warehouse whose marts are built; commit what changes under expectations/.
+    """
+    from etl.quality.project import project_dir, sync_all
+
+    missing = sync_all(defs)
+    skipped = f"; skipped (not built yet): {', '.join(missing)}" if missing else ""
+    console.print(f"GX project in {project_dir()} is in sync{skipped}")
+
+
 def register(app: typer.Typer) -> None:
+    app.command()(expectations)
     app.command("materialize")(materialize_command)
     app.command()(check)
     app.command()(docs)

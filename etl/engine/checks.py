@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from etl.engine.spec import Asset, AssetDeclarationError, TableAsset
+from models.base import table_of
 
 Severity = Literal["blocking", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("blocking", "warning")
@@ -54,8 +55,8 @@ class AssetCheck:
         columns = _columns_of(self.asset, self.target)
         named = [self.kwargs[k] for k in COLUMN_ARGUMENTS if k in self.kwargs]
         named += list(self.kwargs.get("column_list", ()))
-        for column in named if columns is not None else ():
-            if column not in columns:
+        for column in named:
+            if columns is not None and column not in columns:
                 out.append(f"{label}: {self.target} has no column {column!r}")
         allowed = {self.target, *self.asset.tables, *(t for a in self.reads for t in a.tables)}
         query = str(self.kwargs.get("unexpected_rows_query", ""))
@@ -93,7 +94,7 @@ def _columns_of(asset: Asset, table: str) -> set[str] | None:
     if not isinstance(asset, TableAsset):
         return None
     for model in asset.models:
-        sa_table = model.__table__  # type: ignore[attr-defined]
+        sa_table = table_of(model)
         if f"{sa_table.schema}.{sa_table.name}" == table:
             return {c.name for c in sa_table.columns}
     return None

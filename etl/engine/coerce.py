@@ -1,4 +1,4 @@
-"""Coercions accepted everywhere (DESIGN.md, loading contract point 5), in one place.
+"""Coercions accepted everywhere (docs/architecture.md, the loading contract), in one place.
 
 Each function takes a raw BSON/JSON value and returns the typed value or raises `CoercionError`
 with a short reason. `None` passes through as `None`: whether a value is required is the model's

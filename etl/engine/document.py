@@ -8,16 +8,19 @@ wrong. Transforms therefore stay straight-line mappings: no try/except, no None 
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import SQLModel
 
 from etl.engine import coerce
 from etl.engine.tables import row_validator, unique_keys
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -112,7 +115,7 @@ class Doc:
             value = value.get(part)
         return value
 
-    def _coerce(self, path: str, convert: Callable[[Any], Any]) -> Any:
+    def _coerce(self, path: str, convert: Callable[[Any], T | None]) -> T | None:
         value = self._get(path) if "." in path else self.raw.get(path)
         if value is None:
             return None
@@ -173,7 +176,7 @@ class Doc:
             return []
         return value
 
-    def each(self, path: str) -> Iterator[tuple[int, Doc]]:
+    def each(self, path: str) -> Iterator[tuple[builtins.int, Doc]]:
         """(position, Doc) for each object in an array: the source of a child table's rows."""
         for position, item in enumerate(self._list(path)):
             if isinstance(item, dict):
@@ -187,7 +190,7 @@ class Doc:
 
     def values(
         self, path: str, convert: Callable[[Any], Any] = coerce.to_text
-    ) -> Iterator[tuple[int, Any]]:
+    ) -> Iterator[tuple[builtins.int, Any]]:
         """(position, value) for each scalar in an array, coerced with `convert`."""
         for position, item in enumerate(self._list(path)):
             try:

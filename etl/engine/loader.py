@@ -274,7 +274,7 @@ class TableLoader:
                 problems = child.validate(row)
                 if problems:
                     errors.extend(f"{child.name}[{i}].{problem}" for problem in problems)
-                row[child.parent_key] = key  # type: ignore[index]
+                row[child.parent_key or ""] = key
                 out.append(child.to_tuple(row))
             rows[child] = out
         if errors:
@@ -423,7 +423,7 @@ class TableLoader:
                     "AND t.{k} <> s.{k}"
                 ).format(t=p.ident, s=p.stage_ident, k=key)
             )
-            assignments = [
+            assignments: list[sql.Composable] = [
                 sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
                 for c in p.columns
                 if c != self.key

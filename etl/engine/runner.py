@@ -27,7 +27,7 @@ from etl.engine.graph import AssetGraph
 from etl.engine.identity import source_key
 from etl.engine.loader import PreparedBatch, TableLoader
 from etl.engine.reading import is_anomaly, present_source_ids, read_changed, run_bound
-from etl.engine.spec import TableAsset
+from etl.engine.spec import Asset, TableAsset
 from etl.engine.state import (
     Watermark,
     acquire_asset_lock,
@@ -139,7 +139,7 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
 
 
-def run_one(asset: Any, ctx: RunContext, records: Any) -> AssetOutcome:
+def run_one(asset: Asset, ctx: RunContext, records: psycopg.Connection) -> AssetOutcome:
     """Lock, record, materialise and record again; an exception becomes a failed outcome."""
     acquire_asset_lock(records, asset.name, ctx.settings.lock_timeout)
     started = time.perf_counter()
@@ -247,7 +247,7 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
     return result
 
 
-def _has_rows(conn: Any, asset: TableAsset) -> bool:
+def _has_rows(conn: psycopg.Connection, asset: TableAsset) -> bool:
     """Whether the asset's parent table holds anything (nothing to delete on a first load)."""
     table = sql.Identifier(*asset.tables[0].split("."))
     row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(table)).fetchone()

@@ -23,6 +23,7 @@ from sqlmodel import SQLModel
 
 from etl.engine.document import Doc
 from etl.errors import UserFacingError
+from models.base import table_of
 
 if TYPE_CHECKING:
     from etl.engine.context import AssetResult, RunContext
@@ -60,7 +61,7 @@ class Asset(ABC):
 
 
 def qualified_name(model: type[SQLModel]) -> str:
-    table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     return f"{table.schema}.{table.name}" if table.schema else table.name
 
 

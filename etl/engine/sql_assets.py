@@ -133,7 +133,7 @@ def _incremental_since(
 def _build_full(asset: SqlAsset, cur: psycopg.Cursor, names: _Names) -> int:
     cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(names.building))
     cur.execute(
-        sql.SQL("CREATE TABLE {} AS ").format(names.building) + sql.SQL(asset.sql),  # type: ignore[arg-type]
+        sql.SQL("CREATE TABLE {} AS ").format(names.building) + sql.SQL(asset.sql),
         {"partitions": None},
     )
     indexes = _index_building(asset, cur, names)
@@ -201,7 +201,7 @@ def _build_partitions(
     with _grain_guard(asset, names):
         cur.execute(
             sql.SQL("INSERT INTO {} SELECT * FROM (").format(names.target)
-            + sql.SQL(asset.sql)  # type: ignore[arg-type]
+            + sql.SQL(asset.sql)
             + sql.SQL(") AS built WHERE built.{} = ANY(%(partitions)s)").format(column),
             params,
         )

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
 from etl.engine.guards import compile_guards
-from models.base import column_rules
+from models.base import column_rules, table_of
 
 SOURCE_COLUMNS = ("source_id", "source_updated_at", "source_hash")
 DATABASE_FILLED = ("loaded_at",)
@@ -89,11 +89,11 @@ class TableLayout:
 
 
 def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> TableLayout:
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     columns = tuple(c.name for c in table.columns if c.name not in DATABASE_FILLED)
     parent_key = None
     if parent is not None:
-        parent_table = parent.__table__  # type: ignore[attr-defined]
+        parent_table = table_of(parent)
         for fk in table.foreign_keys:
             if fk.column.table is parent_table:
                 parent_key = fk.parent.name
@@ -123,7 +123,7 @@ def layout_of(model: type[SQLModel], parent: type[SQLModel] | None = None) -> Ta
 @cache
 def row_validator(model: type[SQLModel]) -> Validator:
     """The model's rules for rows a transform builds (engine-filled keys are not checked)."""
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     foreign_keys = {fk.parent.name for fk in table.foreign_keys}
     return _compile_validator(model, skip={*SOURCE_COLUMNS, *foreign_keys})
 
@@ -132,7 +132,7 @@ def row_validator(model: type[SQLModel]) -> Validator:
 def unique_keys(model: type[SQLModel]) -> tuple[tuple[str, ...], ...]:
     """The model's unique constraints, without the parent-key column: what must not repeat
     among one document's items (the parent key is the same for all of them)."""
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     foreign_keys = {fk.parent.name for fk in table.foreign_keys}
     return tuple(
         tuple(c.name for c in constraint.columns if c.name not in foreign_keys)
@@ -142,7 +142,7 @@ def unique_keys(model: type[SQLModel]) -> tuple[tuple[str, ...], ...]:
 
 
 def _compile_validator(model: type[SQLModel], skip: set[str | None]) -> Validator:
-    table: sa.Table = model.__table__  # type: ignore[attr-defined]
+    table = table_of(model)
     guards = compile_guards(table, skip)
     rules = [r for r in column_rules(model) if r.column not in skip]
     required = tuple(r.column for r in rules if r.required)

@@ -13,7 +13,7 @@ or password is ever written to the project, and the embedded server's unix-socke
 `ensure(table)` adds only what is missing and rewrites a suite only when its rules changed: on a
 project that matches the code, running checkpoints writes nothing but results. That keeps the
 committed files stable and lets parallel Airflow tasks share one project without racing.
-Regenerate after changing rules: `python -m etl.quality.project` (against a migrated warehouse).
+Regenerate after changing rules: `python -m etl expectations` (against a migrated warehouse).
 """
 
 from __future__ import annotations
@@ -212,12 +212,3 @@ def prune_results(keep: int, tables: list[str]) -> int:
 
 def _run_time(run: Path) -> str:
     return run.name  # GX names run folders by UTC time, e.g. 20261122T180339.164052Z
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    log.setLevel(logging.INFO)
-    from etl.definitions import defs
-
-    missing = sync_all(defs)
-    print(f"GX project in {project_dir()} is in sync" + (f"; skipped {missing}" if missing else ""))

@@ -53,7 +53,7 @@ def to_configuration(rule: Rule) -> ExpectationConfiguration:
         kwargs=dict(rule.kwargs),
         meta={"severity": rule.severity, "origin": rule.origin},
         description=rule.description,
-        severity=GX_SEVERITY[rule.severity],  # type: ignore[arg-type]
+        severity=GX_SEVERITY[rule.severity],
         id=stable_id(rule.key),
     )
 
@@ -80,6 +80,6 @@ def build_suites(defs: Definitions) -> dict[str, ExpectationSuite]:
 
 def suite_json(suite: ExpectationSuite) -> dict[str, Any]:
     """The suite as stored (what GX writes), minus the GX version stamp."""
-    data = suite.to_json_dict()
+    data: dict[str, Any] = suite.to_json_dict()
     data.get("meta", {}).pop("great_expectations_version", None)
     return data

@@ -56,7 +56,7 @@ def counts(axis: Any) -> None:
 @contextmanager
 def figure(height: float, nrows: int = 1, ncols: int = 1, **kw: Any) -> Iterator[Any]:
     """A styled figure and its axes (as `Figure.subplots` returns them)."""
-    with mpl.rc_context(STYLE):
+    with mpl.rc_context(STYLE):  # type: ignore[arg-type]  # rcParams keys are Literals
         fig = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         yield fig, fig.subplots(nrows, ncols, squeeze=False, **kw)
@@ -76,9 +76,9 @@ def route(row: dict[str, Any], currency: bool = False) -> str:
 def dates_axis(ax: Axes, days: list[Any]) -> None:
     if len(set(days)) == 1:  # one day of data: show a few days around it, not years
         ax.set_xlim(days[0] - timedelta(days=3), days[0] + timedelta(days=3))
-    locator = AutoDateLocator(minticks=3, maxticks=8)
+    locator = AutoDateLocator(minticks=3, maxticks=8)  # type: ignore[no-untyped-call]
     ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
 
 
 def price_dynamics(rows: Rows) -> bytes:

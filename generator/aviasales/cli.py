@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from etl.cli.errors import FriendlyGroup
+from etl.cli.errors import FriendlyGroup, help_when_bare
 from etl.settings import get_settings
 
 console = Console()
@@ -25,7 +25,8 @@ app = typer.Typer(
         "AVIASALES_PROXY_URL the collector runs the proxy in-process. Every search is logged in "
         "MongoDB (collection aviasales_requests), failures included."
     ),
-    no_args_is_help=True,
+    invoke_without_command=True,
+    callback=help_when_bare,
     add_completion=False,
     rich_markup_mode="rich",
 )
@@ -42,10 +43,9 @@ def simulator(host: Host = "127.0.0.1", port: Annotated[int, typer.Option()] = 8
     """
     import uvicorn
 
-    from generator.aviasales.collector import simulator_config
-    from generator.aviasales.simulator import create_simulator
+    from generator.aviasales.simulator import create_simulator, simulator_config
 
-    uvicorn.run(create_simulator(simulator_config(get_settings())), host=host, port=port)
+    uvicorn.run(create_simulator(simulator_config()), host=host, port=port)
 
 
 @app.command()
@@ -54,8 +54,8 @@ def serve(host: Host = "127.0.0.1", port: Annotated[int, typer.Option()] = 8002)
     import uvicorn
 
     from etl.services.mongo import mongo_database
-    from generator.aviasales.collector import configured_upstream
-    from generator.aviasales.proxy import create_proxy
+    from ingest.aviasales.collector import configured_upstream
+    from ingest.aviasales.proxy import create_proxy
 
     settings = get_settings()
     app_ = create_proxy(mongo_database(settings), configured_upstream(settings))
@@ -107,8 +107,8 @@ def collect(
     AVIASALES_WINDOW_DAYS after the search day; return AVIASALES_STAY_DAYS later (0: one way).
     """
     from etl.services.mongo import mongo_database
-    from generator.aviasales.collector import collect as run
-    from generator.aviasales.collector import today
+    from ingest.aviasales.collector import collect as run
+    from ingest.aviasales.collector import today
 
     day = _parse_day(search_date) if search_date else today()
     settings = get_settings()
@@ -135,7 +135,7 @@ def backfill(
     day are skipped, so an interrupted backfill resumes and a repeated one changes nothing.
     """
     from etl.services.mongo import mongo_database
-    from generator.aviasales.collector import backfill as run
+    from ingest.aviasales.collector import backfill as run
 
     settings = get_settings()
     with _bar() as bar:
@@ -178,7 +178,7 @@ def _parse_day(value: str) -> date:
         day = date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    from generator.aviasales.collector import today
+    from ingest.aviasales.collector import today
 
     if day > today():
         raise typer.BadParameter(f"{value} is in the future: a search cannot be made from there")

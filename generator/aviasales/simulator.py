@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from generator.aviasales.network import CITIES, Flight, flights
 from generator.aviasales.prices import PriceModel
+from generator.settings import GeneratorSettings, generator_settings
 
 PATH = "/aviasales/v3/prices_for_dates"
 SIMULATOR_TOKEN = "simulator-token"
@@ -289,3 +290,24 @@ def _offer(
         link += f"{returning:%d%m}"
     offer["link"] = f"{link}1?t={outbound.airline.code}{int(departs.timestamp())}"
     return offer
+
+
+def simulator_config(settings: GeneratorSettings | None = None) -> SimulatorConfig:
+    """The simulator's configuration from the generator's settings (AVIASALES_SIM_*)."""
+    settings = settings or generator_settings()
+    return SimulatorConfig(
+        token=settings.simulator_token or SIMULATOR_TOKEN,
+        seed=settings.simulator_seed,
+        rate_limit=settings.simulator_rate_limit or None,
+        error_rate=settings.simulator_error_rate,
+        empty_rate=settings.simulator_empty_rate,
+    )
+
+
+def bundled_fare_api() -> tuple[FastAPI, str]:
+    """The `simulator` entry point of the `mongo_assets.fare_api` group (pyproject.toml): the
+    app and the token it accepts. The ingest package calls it through the entry point when
+    AVIASALES_API_URL is unset, so it never imports this package. Settings are read afresh on
+    each call (it is called once per collection)."""
+    config = simulator_config(GeneratorSettings())
+    return create_simulator(config), config.token

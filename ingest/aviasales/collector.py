@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from importlib.metadata import entry_points
 from typing import Any
 
 import httpx
@@ -27,9 +28,8 @@ import httpx
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.services.mongo import read_collection
 from etl.settings import Settings
-from generator.aviasales.log import LOG_COLLECTION
-from generator.aviasales.proxy import Upstream, create_proxy
-from generator.aviasales.simulator import PATH, SIMULATOR_TOKEN, SimulatorConfig, create_simulator
+from ingest.aviasales.log import LOG_COLLECTION
+from ingest.aviasales.proxy import PATH, Upstream, create_proxy
 
 Progress = Callable[[int, int], None]
 """(searches done, searches to do) — drives a progress bar."""
@@ -119,24 +119,29 @@ def already_answered(db: Any, search_date: date) -> set[Search]:
             continue
         back = request.get("return_at")
         returning = date.fromisoformat(back) if back and len(back) == 10 else None
-        found.add(Search(request.get("origin"), request.get("destination"), departure, returning))
+        origin, destination = request.get("origin"), request.get("destination")
+        if isinstance(origin, str) and isinstance(destination, str):
+            found.add(Search(origin, destination, departure, returning))
     return found
 
 
-def simulator_config(settings: Settings) -> SimulatorConfig:
-    return SimulatorConfig(
-        token=settings.aviasales_token or SIMULATOR_TOKEN,
-        seed=settings.simulator_seed,
-        rate_limit=settings.simulator_rate_limit or None,
-        error_rate=settings.simulator_error_rate,
-        empty_rate=settings.simulator_empty_rate,
-    )
+FARE_API_GROUP = "mongo_assets.fare_api"
 
 
 def simulator_upstream(settings: Settings) -> Upstream:
-    """The bundled simulator, in-process: what an unset AVIASALES_API_URL means."""
-    transport = httpx.ASGITransport(app=create_simulator(simulator_config(settings)))
-    return _upstream(settings, "http://simulator", transport)
+    """The bundled simulator, in-process: what an unset AVIASALES_API_URL means.
+
+    It is found through the `mongo_assets.fare_api` entry point (declared by the generator in
+    pyproject.toml), so this package never imports the generator.
+    """
+    found = entry_points(group=FARE_API_GROUP, name="simulator")
+    if not found:
+        raise UserFacingError(
+            "AVIASALES_API_URL is not set and no bundled fare API simulator is installed "
+            "(install the project, or set AVIASALES_API_URL and AVIASALES_TOKEN)"
+        )
+    app, token = next(iter(found)).load()()
+    return _upstream(settings, "http://simulator", httpx.ASGITransport(app=app), token)
 
 
 def configured_upstream(settings: Settings) -> Upstream:
@@ -145,10 +150,10 @@ def configured_upstream(settings: Settings) -> Upstream:
     return _upstream(settings, settings.aviasales_api_url.rstrip("/"), None)
 
 
-def _upstream(settings: Settings, url: str, transport: Any) -> Upstream:
+def _upstream(settings: Settings, url: str, transport: Any, token: str | None = None) -> Upstream:
     return Upstream(
         base_url=url,
-        token=settings.aviasales_token or SIMULATOR_TOKEN,
+        token=token or settings.aviasales_token or "",
         transport=transport,
         timeout_s=settings.aviasales_timeout,
         retries=settings.aviasales_retries,

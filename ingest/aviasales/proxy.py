@@ -34,14 +34,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from generator.aviasales.log import (
+from ingest.aviasales.log import (
     LOG_COLLECTION,
     body_fields,
     ensure_indexes,
     searched_at,
     utc_now,
 )
-from generator.aviasales.simulator import PATH
+
+PATH = "/aviasales/v3/prices_for_dates"
+"""The Data API endpoint the proxy serves and forwards to (the same path as the real API)."""
 
 DAY_OR_MONTH = r"^\d{4}-\d{2}(-\d{2})?$"
 logger = logging.getLogger(__name__)
