@@ -73,22 +73,18 @@ QUERIES: dict[str, Query] = {
         ORDER BY c.day
         """,
     ),
-    # the daily median/p90 describe that day's closed tickets, so they are weighted by `closed`
+    # percentiles over tickets (one row each), never an average of daily percentiles
     "support_sla": Query(
-        "support_ticket_sla",
+        "support_ticket_resolution",
         """
         SELECT issue_type,
-               sum(opened)::int AS opened,
-               sum(closed)::int AS closed,
-               sum(median_minutes_to_close * closed)
-                   / nullif(sum(closed) FILTER (WHERE median_minutes_to_close IS NOT NULL), 0)
-                   AS median_minutes,
-               sum(p90_minutes_to_close * closed)
-                   / nullif(sum(closed) FILTER (WHERE p90_minutes_to_close IS NOT NULL), 0)
-                   AS p90_minutes
-        FROM dwh.support_ticket_sla
+               count(*)::int AS opened,
+               count(*) FILTER (WHERE status = 'closed')::int AS closed,
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes_to_close) AS median_minutes,
+               percentile_cont(0.9) WITHIN GROUP (ORDER BY minutes_to_close) AS p90_minutes
+        FROM dwh.support_ticket_resolution
         GROUP BY issue_type
-        ORDER BY sum(opened) DESC, issue_type
+        ORDER BY count(*) DESC, issue_type
         """,
     ),
     "moderation_backlog": Query(

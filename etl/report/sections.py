@@ -128,10 +128,10 @@ SPECS: list[Spec] = [
     Spec(
         "support_sla",
         "Support SLA by issue type",
-        "Over all creation days. Median and p90 time to close are the daily figures averaged "
-        "with each day weighted by its closed tickets (the tickets those figures describe), so "
-        "they approximate the median and p90 over all tickets. Opened = tickets created; closed "
-        "= those of them closed now, so the gap is the open backlog.",
+        "Over all creation days. Median and p90 time to close are taken over the closed "
+        "tickets themselves (interpolated between tickets), from the ticket-level mart "
+        "support_ticket_resolution. Opened = tickets created; closed = those of them closed "
+        "now, so the gap is the open backlog.",
         chart(charts.support_sla),
     ),
     Spec(

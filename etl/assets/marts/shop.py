@@ -60,7 +60,33 @@ user_activity_daily_checks = (
     ),
 )
 
-# --- support tickets: SLA per creation day and issue type --------------------------------------
+# --- support tickets: resolution per ticket, SLA per creation day and issue type ---------------
+
+support_ticket_resolution = sql_asset(
+    "support_ticket_resolution",
+    sql=query("support_ticket_resolution"),
+    group=GROUP,
+    key=("ticket_id",),
+    description=(
+        "One row per support ticket: issue type, current status, UTC creation day, minutes to "
+        "its last close (closed tickets), whether it was reopened after a close. Percentiles of "
+        "time to close over any set of tickets come from here."
+    ),
+)
+
+support_ticket_resolution_checks = (
+    asset_check(
+        support_ticket_resolution,
+        "unexpected_rows_expectation",
+        "blocking",
+        description="a ticket has a time to close exactly when it is closed",
+        unexpected_rows_query=(
+            "SELECT r.ticket_id FROM (SELECT * FROM {batch}) r "
+            "WHERE (r.status = 'closed') <> (r.minutes_to_close IS NOT NULL)"
+        ),
+    ),
+)
+
 
 support_ticket_sla = sql_asset(
     "support_ticket_sla",
@@ -255,6 +281,7 @@ search_terms_checks = (
 
 CHECKS: tuple[AssetCheck, ...] = (
     *user_activity_daily_checks,
+    *support_ticket_resolution_checks,
     *support_ticket_sla_checks,
     *product_price_daily_checks,
     *product_price_movers_checks,
@@ -264,6 +291,7 @@ CHECKS: tuple[AssetCheck, ...] = (
 
 ASSETS = (
     user_activity_daily,
+    support_ticket_resolution,
     support_ticket_sla,
     product_price_daily,
     product_price_movers,
