@@ -8,6 +8,7 @@ python -m generator aviasales --help
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -31,7 +32,9 @@ app = typer.Typer(
 )
 
 
-def write_history(scale: int, seed: int, dirty: float, drop: bool) -> dict[str, int]:
+def write_history(
+    scale: int, seed: int, dirty: float, drop: bool, now: datetime | None = None
+) -> dict[str, int]:
     """`--once`: a deterministic history, with a progress bar (also used by `demo-data`)."""
     db = mongo_database()
     with Progress(
@@ -56,13 +59,21 @@ def write_history(scale: int, seed: int, dirty: float, drop: bool) -> dict[str, 
             drop=drop,
             batch_size=get_settings().batch_size,
             progress=progress,
+            now=now,
         )
 
 
-def counts_table(db_counts: dict[str, int], title: str) -> Table:
+def utc_now() -> datetime:
+    """Now as MongoDB stores it: naive UTC, to the millisecond."""
+    moment = datetime.now(UTC).replace(tzinfo=None)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def counts_table(db_counts: dict[str, int], title: str, unit: str = "documents") -> Table:
+    """Per collection: documents written, or (`unit="changes"`) inserts and updates made."""
     table = Table(title=title, title_justify="left")
     table.add_column("collection")
-    table.add_column("documents", justify="right")
+    table.add_column(unit, justify="right")
     for name, count in db_counts.items():
         table.add_row(name, f"{count:,}")
     return table
@@ -85,6 +96,14 @@ def main(
     drop: Annotated[
         bool, typer.Option("--drop", help="--once: empty the collections first.")
     ] = False,
+    until_now: Annotated[
+        bool,
+        typer.Option(
+            "--until-now",
+            help="--once: end the history now, not at the fixed 2026-11-01 12:00 UTC (the same "
+            "seed then gives the same documents shifted in time).",
+        ),
+    ] = False,
     rate: Annotated[float, typer.Option(min=0.1, help="--continuous: changes per second.")] = 10.0,
     duration: Annotated[
         float | None, typer.Option(min=0.1, help="--continuous: stop after this many seconds.")
@@ -96,7 +115,7 @@ def main(
     if once == continuous:
         raise typer.BadParameter("choose exactly one of --once and --continuous")
     if once:
-        written = write_history(scale, seed, dirty, drop)
+        written = write_history(scale, seed, dirty, drop, utc_now() if until_now else None)
         console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
         return
     run_live(rate, duration, seed)
@@ -107,7 +126,8 @@ def run_live(rate: float, duration: float | None, seed: int) -> None:
     ensure_indexes(db)
     totals: dict[str, int] = {}
     started = time.monotonic()
-    console.print(f"live site: {rate:g} changes/s — Ctrl-C to stop")
+    until = f"for {duration:g} s (Ctrl-C stops it sooner)" if duration else "until Ctrl-C"
+    console.print(f"live site: {rate:g} changes/s {until}")
     try:
         step = 0
         while duration is None or time.monotonic() - started < duration:
@@ -117,7 +137,7 @@ def run_live(rate: float, duration: float | None, seed: int) -> None:
             time.sleep(max(0.0, started + step / rate - time.monotonic()))
     except KeyboardInterrupt:
         console.print("stopped")
-    console.print(counts_table(totals, f"{sum(totals.values()):,} changes"))
+    console.print(counts_table(totals, f"{sum(totals.values()):,} changes", unit="changes"))
 
 
 @app.command("demo-data")
@@ -140,11 +160,13 @@ def demo_data(
 
     db = mongo_database()
     if read_collection(db, "user_sessions").count_documents({}) == 0:
-        written = write_history(scale, seed=42, dirty=dirty, drop=False)
+        # the history ends now, like the fares: one clock for both domains
+        written = write_history(scale, seed=42, dirty=dirty, drop=False, now=utc_now())
         console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
     else:
         made = live_updates(db, changes)
-        console.print(counts_table(made, "the live site made these changes since last time"))
+        title = "the live site made these changes since last time"
+        console.print(counts_table(made, title, unit="changes"))
     if backfill_days and read_collection(db, LOG_COLLECTION).count_documents({}) == 0:
         console.print(f"air fares: searching as of each of the last {backfill_days} days…")
         backfill(days=backfill_days)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import datetime
 from typing import Any
 
 import shop_docs
@@ -65,3 +66,54 @@ def test_unreachable_database_exits_2_with_masked_url() -> None:
     assert "cannot reach PostgreSQL at postgresql://etl:***@127.0.0.1:1/wh" in proc.stderr
     assert "hunter2" not in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
+
+
+def run_cli(*args: str, columns: int = 80) -> subprocess.CompletedProcess[str]:
+    import os
+
+    env = {**os.environ, "COLUMNS": str(columns), "TERM": "dumb"}
+    return subprocess.run(
+        [sys.executable, "-m", "etl", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def test_help_fits_80_columns_without_type_noise() -> None:
+    for args in (["--help"], ["materialize", "--help"], ["status", "--help"]):
+        out = run_cli(*args).stdout
+        assert out and all(len(line) <= 80 for line in out.splitlines()), args
+        assert "<bool>" not in out, args
+
+
+def test_status_fits_80_columns_and_never_cuts_an_asset_name(db: Any, mongo: Any) -> None:
+    from etl.definitions import defs
+
+    mongo.search_queries.insert_many([shop_docs.search_query(1)])
+    assert defs.materialize("search_queries").ok
+    out = run_cli("status").stdout
+    lines = out.splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    for name in defs.graph.order:  # every name whole, at the start of its line
+        assert any(line.split()[:1] == [name] for line in lines), name
+    assert "never run" in out and "success" in out
+
+
+def test_rejects_lists_each_document_once_with_totals_and_iso_json(db: Any, mongo: Any) -> None:
+    from etl.definitions import defs
+
+    bad = shop_docs.search_query(9, results_count=-1)
+    mongo.search_queries.insert_many([shop_docs.search_query(1), bad])
+    assert defs.materialize("search_queries").ok
+    assert defs.materialize("search_queries", full_refresh=True).ok  # rejected a second time
+    records = db.execute("SELECT count(*) FROM etl.rejects").fetchone()
+    assert records == (2,)
+    listed = runner.invoke(app, ["rejects", "--json"])
+    (reject,) = json.loads(listed.output)
+    assert reject["source_id"] == str(bad["_id"])
+    datetime.fromisoformat(reject["rejected_at"])  # ISO-8601, with its offset
+    assert "T" in reject["rejected_at"]
+    shown = run_cli("rejects", columns=120).stdout
+    assert "1 of 1 rejected documents, newest first (2 rejects over all runs)" in shown
+    status = json.loads(runner.invoke(app, ["status", "--json"]).output)
+    row = next(r for r in status if r["asset"] == "search_queries")
+    assert row["rejects"] == 1
+    assert datetime.fromisoformat(row["finished_at"]).tzinfo is not None

@@ -134,3 +134,49 @@ def test_unreachable_database_is_one_line_and_writes_nothing(
     assert "error: cannot reach PostgreSQL at postgresql://etl:***@127.0.0.1:1/wh" in result.output
     assert "hunter2" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def window_rows(indexes: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
+    """booking_window rows: route -> bucket -> price_index (bucket_start from the bucket)."""
+    return [
+        {"origin": route, "destination": "DXB", "currency": "rub", "bucket": bucket,
+         "bucket_start": int(bucket.split("-")[0]), "price_index": index}
+        for route, buckets in indexes.items()
+        for bucket, index in buckets.items()
+    ]  # fmt: skip
+
+
+def test_a_window_all_routes_agree_on_is_sure() -> None:
+    from etl.report.charts import window_summary
+    from etl.report.data import cheapest_window
+
+    routes = {r: {"31-45": 1.02, "46-60": 0.88, "61-90": 1.10} for r in ("MOW", "LED", "KZN")}
+    window = cheapest_window(window_rows(routes))
+    assert window is not None
+    assert (window.bucket, window.routes, window.share) == ("46-60", 3, 1.0)
+    assert window.index == pytest.approx(0.88)
+    assert window_summary(window) == (
+        "buy 46-60 days ahead: 12 % below average (cheapest in 100% of resamples of the 3 routes)"
+    )
+
+
+def test_routes_that_disagree_make_the_window_unsure_and_name_the_rival() -> None:
+    from etl.report.charts import window_summary
+    from etl.report.data import cheapest_window
+
+    # two routes prefer 46-60, two prefer 31-45, by similar margins: the average picks one,
+    # but resampling the routes picks the other about as often
+    routes = {
+        "MOW": {"31-45": 0.95, "46-60": 0.85},
+        "LED": {"31-45": 0.96, "46-60": 0.86},
+        "KZN": {"31-45": 0.86, "46-60": 0.96},
+        "SVX": {"31-45": 0.85, "46-60": 0.95},
+    }
+    window = cheapest_window(window_rows(routes))
+    assert window is not None and not window.sure
+    assert window.runner_up in {"31-45", "46-60"} - {window.bucket}
+    assert 0.2 < window.share < 0.8 and window.share + window.runner_up_share == 1.0
+    assert "the data cannot tell it from" in window_summary(window)
+    # the plain average decides the headline bucket, whatever the resamples say
+    averages = {b: sum(r[b] for r in routes.values()) / 4 for b in ("31-45", "46-60")}
+    assert window.bucket == min(averages, key=lambda b: (averages[b], b != "31-45"))

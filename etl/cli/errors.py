@@ -7,6 +7,7 @@ unreachable database or a locked asset never shows a traceback or a framed help 
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Any
 
@@ -19,6 +20,39 @@ from etl.errors import UserFacingError
 stderr = Console(stderr=True, highlight=False)
 
 EXIT_USAGE = 2
+
+
+def reflow(text: str | None) -> str | None:
+    """A docstring as paragraphs the terminal wraps: lines of one paragraph are joined (typer's
+    rich mode keeps source line breaks, which break up help at 80 columns); lists keep theirs."""
+    if not text:
+        return text
+    paragraphs = []
+    for paragraph in inspect.cleandoc(text).split("\n\n"):
+        lines = paragraph.splitlines()
+        merged: list[str] = []
+        for line in lines:
+            if merged and not line.lstrip().startswith(("- ", "* ")):
+                merged[-1] += " " + line.strip()
+            else:
+                merged.append(line)
+        paragraphs.append("\n".join(merged))
+    return "\n\n".join(paragraphs)
+
+
+def tidy_help(command: Any) -> None:
+    """Reflow every command's help and hide the `<bool>` type label of flags, recursively."""
+    command.help = reflow(command.help)
+    help_option = command.get_help_option(typer.Context(command))
+    if help_option is not None:
+        help_option.metavar = ""
+    for param in command.params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+        if getattr(param, "help", None):
+            param.help = reflow(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        tidy_help(sub)
 
 
 def help_when_bare(ctx: typer.Context) -> None:
@@ -43,6 +77,7 @@ class FriendlyGroup(TyperGroup):
             raise fail(str(exc).replace("[", r"\[")) from None
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        tidy_help(self)
         standalone = kwargs.get("standalone_mode", True)
         kwargs["standalone_mode"] = False  # errors come back here instead of exiting
         if not standalone:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Any
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -12,13 +14,39 @@ from rich.table import Table
 from etl.cli.render import reconcile_table, status_table
 from etl.definitions import defs
 from etl.engine import TableAsset
-from etl.engine.status import asset_status, latest_rejects
+from etl.engine.status import asset_status, latest_rejects, reject_totals
 from etl.errors import UserFacingError
-from etl.services.postgres import pg_connect
+from etl.migrations import require_current
+from etl.services.postgres import pg_connect, postgres_url
 
 console = Console()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
+
+
+def to_json(rows: list[dict[str, Any]]) -> str:
+    """JSON with every timestamp and date in ISO-8601 (`2026-11-25T20:46:00+00:00`)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        if isinstance(value, bytes):
+            return value.hex()
+        return str(value)
+
+    return json.dumps(rows, default=plain, indent=2)
+
+
+def warehouse() -> psycopg.Connection:
+    """A connection to a warehouse at the code's schema revision (else one line, exit 2)."""
+    url = postgres_url()
+    conn = pg_connect(url)
+    try:
+        require_current(conn, url)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def status(as_json: JsonFlag = False) -> None:
@@ -31,10 +59,10 @@ def status(as_json: JsonFlag = False) -> None:
     the future (they are loaded or rejected by every run; see the README).
     """
     graph = defs.graph
-    with pg_connect() as conn:
+    with warehouse() as conn:
         rows = asset_status(conn, graph)
     if as_json:
-        typer.echo(json.dumps(rows, default=str, indent=2))
+        typer.echo(to_json(rows))
     else:
         console.print(status_table(rows))
 
@@ -54,20 +82,26 @@ def rejects(
     limit: Annotated[int, typer.Option(min=1, help="How many to show.")] = 20,
     as_json: JsonFlag = False,
 ) -> None:
-    """The newest rejected documents with every reason they were rejected."""
+    """The rejected documents, newest first: one row per document (its latest reject), with
+    every reason, and totals."""
     graph = defs.graph
     if asset is not None and asset not in graph.assets:
         graph.select(asset)  # raises with close-match suggestions
         raise UserFacingError(f"unknown asset {asset!r}")
-    with pg_connect() as conn:
+    with warehouse() as conn:
         rows = latest_rejects(conn, asset, limit)
+        documents, records = reject_totals(conn, asset)
     if as_json:
-        typer.echo(json.dumps(rows, default=str, indent=2))
+        typer.echo(to_json(rows))
         return
     if not rows:
         console.print("no rejects" + (f" for {asset}" if asset else ""))
         return
-    table = Table(title="latest rejects", title_justify="left", show_lines=True)
+    title = (
+        f"{len(rows)} of {documents:,} rejected documents, newest first "
+        f"({records:,} rejects over all runs)"
+    )
+    table = Table(title=title, title_justify="left", show_lines=True)
     for header in ("when", "asset", "source _id", "reasons"):
         table.add_column(header)
     for row in rows:

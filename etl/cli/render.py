@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from rich import box
 from rich.table import Table
 
 from etl.engine import RunSummary
@@ -68,22 +69,38 @@ def age(ts: datetime | None) -> str:
 
 
 def status_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table(title="assets", title_justify="left")
-    numeric = ("rows", "rejects", "anomalies")
-    for header in ("asset", "kind", "last run", "status", *numeric, "watermark", "age"):
-        table.add_column(header, justify="right" if header in numeric else "left")
+    """One line per asset that fits 80 columns with names never cut: the run id, kind, table
+    and full timestamps are in `status --json`; the anomalies column appears when there are."""
+    anomalies = any(row.get("cursor_anomalies") for row in rows)
+    table = Table(
+        title="assets (rejects: outstanding documents; watermark and ran: UTC)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    table.add_column("asset", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    numeric = ("rows", "rejects", *(("anom.",) if anomalies else ()))
+    for header in numeric:
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("watermark", no_wrap=True)
+    table.add_column("ran", justify="right", no_wrap=True)
     for row in rows:
         status = row["status"] or "never run"
+        mark = row["watermark"]
+        counts = [
+            f"{row['rows']:,}" if row["rows"] is not None else "-",
+            f"{row['rejects']:,}" if row["rejects"] else "-",
+        ]
+        if anomalies:
+            counts.append(f"{row['cursor_anomalies']:,}" if row.get("cursor_anomalies") else "-")
         table.add_row(
             row["asset"],
-            row["kind"],
-            row["run_id"] or "-",
             f"[{STATUS_STYLE.get(status, 'dim')}]{status}[/]",
-            f"{row['rows']:,}" if row["rows"] is not None else "-",
-            f"{row['rejects']:,}" if row["rejects"] is not None else "-",
-            f"{row['cursor_anomalies']:,}" if row.get("cursor_anomalies") else "-",
-            row["watermark"] or "-",
-            age(row["finished_at"]),
+            *counts,
+            mark[5:16].replace("T", " ") if mark else "-",
+            age(row["finished_at"]).removesuffix(" ago"),
         )
     return table
 

@@ -28,6 +28,7 @@ from psycopg import sql
 from etl.engine.identity import source_key
 from etl.engine.loader import document_hash, hash_key
 from etl.engine.spec import TableAsset
+from etl.migrations import require_current
 from etl.settings import Settings, get_settings
 
 SAMPLE = 5
@@ -108,7 +109,9 @@ def reconcile_assets(
     settings = settings or get_settings()
     database = mongo_database(settings)
     results = []
-    with pg_connect(postgres_url(settings)) as conn:
+    url = postgres_url(settings)
+    with pg_connect(url) as conn:
+        require_current(conn, url)
         for asset in assets:
             on_asset(asset)
             documents = read_collection(database, asset.source).find({})

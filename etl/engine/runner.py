@@ -39,6 +39,7 @@ from etl.engine.state import (
     save_watermark,
 )
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
+from etl.migrations import require_current
 from etl.services.mongo import read_collection
 from etl.services.postgres import pg_connect
 from etl.settings import Settings, get_settings
@@ -101,6 +102,7 @@ def materialize(
     outcomes: dict[str, AssetOutcome] = {}
     try:
         with pg_connect(ctx.postgres_url, autocommit=True) as records:
+            require_current(records, ctx.postgres_url)
             for name in names:
                 blocked = sorted(
                     up

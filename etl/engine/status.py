@@ -82,16 +82,33 @@ def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, 
     return out
 
 
+LATEST_PER_DOCUMENT = """
+SELECT DISTINCT ON (asset, coalesce(source_id, id::text))
+    id, run_id, asset, collection, source_id, reasons, document, rejected_at
+FROM etl.rejects WHERE %(asset)s::text IS NULL OR asset = %(asset)s
+ORDER BY asset, coalesce(source_id, id::text), rejected_at DESC, id DESC
+"""
+
+
 def latest_rejects(
     conn: psycopg.Connection, asset: str | None = None, limit: int = 20
 ) -> list[dict[str, Any]]:
-    """The newest rejects (of one asset, or all), each with its reasons and raw document."""
+    """One row per rejected document (of one asset, or all): its latest reject, with every
+    reason and the raw document; newest first. A document rejected by several runs (a full
+    refresh re-reads it) is listed once."""
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            """
-            SELECT id, run_id, asset, collection, source_id, reasons, document, rejected_at
-            FROM etl.rejects WHERE %(asset)s::text IS NULL OR asset = %(asset)s
-            ORDER BY rejected_at DESC, id DESC LIMIT %(limit)s
-            """,
+            f"SELECT * FROM ({LATEST_PER_DOCUMENT}) latest "
+            "ORDER BY rejected_at DESC, id DESC LIMIT %(limit)s",
             {"asset": asset, "limit": limit},
         ).fetchall()
+
+
+def reject_totals(conn: psycopg.Connection, asset: str | None = None) -> tuple[int, int]:
+    """(rejected documents, reject records over all runs) of one asset, or of all."""
+    row = conn.execute(
+        f"SELECT (SELECT count(*) FROM ({LATEST_PER_DOCUMENT}) latest), "
+        "(SELECT count(*) FROM etl.rejects WHERE %(asset)s::text IS NULL OR asset = %(asset)s)",
+        {"asset": asset},
+    ).fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)

@@ -22,6 +22,7 @@ from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
+from etl.report.airlines import airline_label
 from etl.report.data import Rows, Window, bucket_averages
 
 BLUE, ORANGE, GREY, GREEN, RED = "#2563eb", "#f59e0b", "#94a3b8", "#16a34a", "#dc2626"
@@ -149,6 +150,19 @@ def window_headline(window: Window) -> str:
     return f"buy {window.bucket} days ahead: {abs(gap)} % {side} average"
 
 
+def window_summary(window: Window) -> str:
+    """The headline and how sure it is: how often the routes' resamples agree on the bucket."""
+    headline = window_headline(window)
+    routes = f"{window.routes} route" + ("s" if window.routes != 1 else "")
+    sure = f"cheapest in {window.share:.0%} of resamples of the {routes}"
+    if window.sure or window.runner_up is None:
+        return f"{headline} ({sure})"
+    return (
+        f"{headline}, but the data cannot tell it from {window.runner_up} days yet ({sure}, "
+        f"{window.runner_up} in {window.runner_up_share:.0%})"
+    )
+
+
 def route_prices(rows: Rows) -> bytes:
     """Average and median fare per route as paired horizontal bars, each labelled with the
     airline whose median is lowest on it."""
@@ -165,9 +179,10 @@ def route_prices(rows: Rows) -> bytes:
             if r["cheapest_airline"]:
                 median = thousands(r["cheapest_airline_median"] or 0, None)
                 ax.text(max(r["avg_price"], r["median_price"]) + top * 0.01, y,
-                        f"cheapest: {r['cheapest_airline']} (median {median})", va="center",
+                        f"cheapest: {airline_label(r['cheapest_airline'])} (median {median})",
+                        va="center",
                         fontsize=8, color="#334155")  # fmt: skip
-        ax.set_xlim(0, top * 1.35)
+        ax.set_xlim(0, top * 1.6)
         ax.set_yticks(list(ys), labels)
         ax.invert_yaxis()
         ax.grid(axis="y", visible=False)

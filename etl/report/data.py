@@ -8,6 +8,8 @@ reviews). Any other database error is a bug and is raised.
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -161,10 +163,26 @@ def read_all(conn: psycopg.Connection) -> dict[str, Rows | None]:
     return {name: fetch(conn, query) for name, query in QUERIES.items()}
 
 
+RESAMPLES = 1000
+SURE = 0.8
+"""A cheapest window found in fewer resamples than this is reported as not yet told apart."""
+
+
 @dataclass(frozen=True)
 class Window:
+    """The cheapest booking window over routes, and how sure the data is of it."""
+
     bucket: str
     index: float
+    routes: int = 1
+    share: float = 1.0
+    """Share of bootstrap resamples of the routes in which this bucket is the cheapest."""
+    runner_up: str | None = None
+    runner_up_share: float = 0.0
+
+    @property
+    def sure(self) -> bool:
+        return self.share >= SURE
 
 
 def bucket_averages(rows: Rows) -> list[tuple[str, float]]:
@@ -176,10 +194,30 @@ def bucket_averages(rows: Rows) -> list[tuple[str, float]]:
     return [(bucket, sum(v) / len(v)) for (_, bucket), v in sorted(sums.items())]
 
 
-def cheapest_window(rows: Rows) -> Window | None:
-    """The bucket with the lowest average price_index (ties: the earlier bucket)."""
+def cheapest_window(rows: Rows, resamples: int = RESAMPLES, seed: int = 7) -> Window | None:
+    """The bucket with the lowest average price_index (ties: the earlier bucket), with its
+    uncertainty: the routes are resampled with replacement `resamples` times and the cheapest
+    bucket found again each time; `share` is how often it is the same one. Routes are the
+    independent units here (their flights share no observations)."""
     averages = bucket_averages(rows)
     if not averages:
         return None
-    bucket, index = min(averages, key=lambda item: item[1])  # min keeps the first of ties
-    return Window(bucket, index)
+    bucket, index = _cheapest(averages)
+    by_route: dict[tuple[Any, ...], Rows] = {}
+    for row in rows:
+        by_route.setdefault((row["origin"], row["destination"], row["currency"]), []).append(row)
+    routes = list(by_route.values())
+    rng = random.Random(seed)
+    wins: Counter[str] = Counter()
+    for _ in range(resamples):
+        sample = [row for route in rng.choices(routes, k=len(routes)) for row in route]
+        wins[_cheapest(bucket_averages(sample))[0]] += 1
+    others = [(b, n) for b, n in wins.most_common() if b != bucket]
+    runner_up, runner_n = others[0] if others else (None, 0)
+    return Window(
+        bucket, index, len(routes), wins[bucket] / resamples, runner_up, runner_n / resamples
+    )
+
+
+def _cheapest(averages: list[tuple[str, float]]) -> tuple[str, float]:
+    return min(averages, key=lambda item: item[1])  # min keeps the first of ties

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime
 from typing import Any
 
 from generator.shop import documents as d
 from generator.shop.faults import KEYS, applicable, apply_fault
-from generator.shop.pools import World
+from generator.shop.pools import REFERENCE_NOW, World
 
 COLLECTIONS = tuple(KEYS)
 
 
-def build_documents(scale: int, seed: int = 42, dirty: float = 0.0) -> dict[str, list[dict]]:
-    """Collection name → documents. `scale` ≈ the number of user_sessions documents."""
+def build_documents(
+    scale: int, seed: int = 42, dirty: float = 0.0, now: datetime = REFERENCE_NOW
+) -> dict[str, list[dict]]:
+    """Collection name → documents. `scale` ≈ the number of user_sessions documents.
+
+    The history ends at `now` (a fixed moment by default, so a seed always gives the same
+    documents; the demo passes the current time so the shop and the fares share one clock)."""
     if scale < 1:
         raise ValueError("scale must be at least 1")
     if not 0 <= dirty <= 1:
         raise ValueError("dirty must be between 0 and 1")
-    w = World.create(scale, seed)
+    w = World.create(scale, seed, now)
     sessions = [d.user_session(w, n) for n in range(scale)]
     active = sorted({s["user_id"] for s in sessions})  # users with sessions
     out: dict[str, list[dict[str, Any]]] = {

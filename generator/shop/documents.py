@@ -103,9 +103,10 @@ def support_ticket(w: World, n: int, user_id: str) -> Doc:
     history = [{"status": "open", "changed_at": created}]
     when = created
     for _ in range(w.rng.randint(0, 4)):
-        when = ms(when + timedelta(minutes=w.rng.randint(5, 24 * 60)))
-        if when > w.now:
+        later = ms(when + timedelta(minutes=w.rng.randint(5, 24 * 60)))
+        if later > w.now:  # the site has not lived that moment yet
             break
+        when = later
         sender = "agent" if messages[-1]["sender"] == "user" else "user"
         messages.append({"sender": sender, "text": w.fake.sentence(8), "sent_at": when})
     status = w.rng.choices(("open", "pending", "closed"), weights=(2, 2, 5))[0]
@@ -166,7 +167,7 @@ def search_query(w: World, n: int) -> Doc:
     return {
         "query_id": f"Q{n:08d}",
         "user_id": None if w.rng.random() < 0.2 else w.user(),
-        "query_text": f"{w.fake.word()} {w.rng.choice(CATEGORIES)}",
+        "query_text": w.search_term(),
         "timestamp": when,
         "filters": filters,
         "results_count": 0 if w.rng.random() < 0.1 else w.rng.randint(1, 400),

@@ -7,8 +7,10 @@ has sessions; a reviewed or recommended product has a price history).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
+from itertools import accumulate
 
 from faker import Faker
 
@@ -19,8 +21,15 @@ DEVICES = {
     "mobile": (("Android", "Chrome"), ("iOS", "Safari")),
     "tablet": (("iPadOS", "Safari"), ("Android", "Chrome")),
 }
+SEARCH_TERMS = 300
 REFERENCE_NOW = datetime(2026, 11, 1, 12, 0, 0)
 """`--once` histories end here, so the same seed gives the same documents on any day."""
+
+
+@cache
+def _zipf_weights(n: int) -> list[float]:
+    """Cumulative weights 1, 1 + 1/2, 1 + 1/2 + 1/3, ...: Zipf's law with exponent 1."""
+    return list(accumulate(1 / k for k in range(1, n + 1)))
 
 
 def ms(value: datetime) -> datetime:
@@ -37,6 +46,8 @@ class World:
     product_category: dict[str, str]
     now: datetime
     history_days: int = 60
+    search_terms: list[str] = field(default_factory=list)
+    """Popular queries, most popular first: searches follow Zipf's law, as on real sites."""
 
     @classmethod
     def create(cls, scale: int, seed: int, now: datetime = REFERENCE_NOW) -> World:
@@ -46,7 +57,15 @@ class World:
         users = [f"U{i:06d}" for i in range(max(10, scale // 5))]
         products = [f"P{i:05d}" for i in range(max(10, scale // 10))]
         category = {p: rng.choice(CATEGORIES) for p in products}
-        return cls(rng, fake, users, products, category, now)
+        terms = sorted({f"{fake.word()} {rng.choice(CATEGORIES)}" for _ in range(SEARCH_TERMS)})
+        rng.shuffle(terms)
+        return cls(rng, fake, users, products, category, now, search_terms=terms)
+
+    def search_term(self) -> str:
+        """A query text: the k-th most popular term is searched about 1/k as often as the
+        first (a flat draw would make every term as common as every other)."""
+        weights = _zipf_weights(len(self.search_terms))
+        return self.rng.choices(self.search_terms, cum_weights=weights)[0]
 
     def moment(self, days_back: float | None = None) -> datetime:
         """A random time in the history window (or within `days_back` days of now)."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from generator.shop.build import build_documents
 from generator.shop.faults import KEYS
+from generator.shop.pools import REFERENCE_NOW
 
 Progress = Callable[[str, int, int], None]
 """(collection, written so far, total) — drives the CLI's progress bar."""
@@ -28,9 +30,11 @@ def write_once(
     drop: bool = False,
     batch_size: int = 5000,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:
-    """Write a deterministic history into `db`; returns documents written per collection."""
-    collections = build_documents(scale, seed, dirty)
+    """Write a deterministic history into `db` (ending at `now`, default the fixed reference
+    moment); returns documents written per collection."""
+    collections = build_documents(scale, seed, dirty, now or REFERENCE_NOW)
     if drop:
         for name in collections:
             db.drop_collection(name)
