@@ -40,6 +40,7 @@ class AssetRun(SQLModel, table=True):
         sa_column_kwargs={"server_default": "0"},
         description="Documents read whose cursor value was missing, not a date or in the future",
     )
+    note: str | None = Text(description="e.g. 'full build', 'skipped: inputs unchanged ...'")
     backend_pid: int | None = Field(
         default=None, description="PostgreSQL backend holding the asset's lock while it runs"
     )

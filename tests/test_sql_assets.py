@@ -137,3 +137,55 @@ def test_an_upstream_full_refresh_that_deleted_rows_forces_a_full_build(
     assert materialize("user_sessions", graph=graph, full_refresh=True).ok
     incremental = materialize("sessions_per_day", graph=graph)
     assert incremental["sessions_per_day"].result.note == "0 partition(s) rebuilt"
+
+
+def test_a_full_mart_whose_inputs_did_not_change_is_skipped_and_says_so(
+    scratch: Any, mongo: Any
+) -> None:
+    mongo.user_sessions.insert_many([session(i, 1 + i % 3) for i in range(6)])
+    graph = graph_with(per_day(incremental=False))
+    first = materialize("*", graph=graph)
+    assert first["sessions_per_day"].result.note == "full build"
+    scratch.execute("UPDATE test_dwh.sessions_per_day SET sessions = 99")  # a marker
+
+    again = materialize("*", graph=graph)  # nothing new in MongoDB
+    mart = again["sessions_per_day"].result
+    assert mart.note == f"skipped: inputs unchanged since the build of run {first.run_id}"
+    assert mart.rows_written == {}
+    assert {count for _, count in contents(scratch)} == {99}  # not rebuilt
+    (note,) = scratch.execute(
+        "SELECT note FROM etl.asset_runs WHERE run_id = %s AND asset = 'sessions_per_day'",
+        [again.run_id],
+    ).fetchone()
+    assert note == mart.note
+
+    mongo.user_sessions.insert_many([session(50, 1)])  # an input changes: rebuilt
+    changed = materialize("*", graph=graph)
+    assert changed["sessions_per_day"].result.note == "full build"
+    assert [count for _, count in contents(scratch)] == [3, 2, 2]
+
+    mongo.user_sessions.delete_one({"session_id": shop_docs.user_session(50)["session_id"]})
+    deleted = materialize("*", graph=graph)  # an incremental run notices the delete
+    assert deleted["user_sessions"].result.rows_deleted == 1
+    assert deleted["sessions_per_day"].result.note == "full build"
+    assert [count for _, count in contents(scratch)] == [2, 2, 2]
+
+    # a run of the input that died may have committed batches its record does not show
+    scratch.execute(
+        "INSERT INTO etl.asset_runs (run_id, asset, status, full_refresh, started_at,"
+        " documents_read, documents_unchanged, rows_written, rows_deleted, rejects)"
+        " VALUES ('dead', 'user_sessions', 'interrupted', false, now(), 0, 0, '{}', 0, 0)"
+    )
+    after_crash = materialize("sessions_per_day", graph=graph)
+    assert after_crash["sessions_per_day"].result.note == "full build"
+
+
+def test_an_incremental_deletion_upstream_forces_a_full_build(scratch: Any, mongo: Any) -> None:
+    mongo.user_sessions.insert_many([session(i, 1 + i % 2) for i in range(4)])
+    graph = graph_with(per_day())
+    assert materialize("*", graph=graph).ok
+    mongo.user_sessions.delete_many({"session_id": shop_docs.user_session(1)["session_id"]})
+    summary = materialize("*", graph=graph)  # no --full-refresh
+    assert summary["user_sessions"].result.rows_deleted == 1
+    assert summary["sessions_per_day"].result.note == "full build"
+    assert [count for _, count in contents(scratch)] == [2, 1]

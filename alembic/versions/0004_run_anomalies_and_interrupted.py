@@ -4,6 +4,7 @@
   in the future (loaded or rejected, never silently skipped).
 - `backend_pid`: the PostgreSQL backend that holds the asset's advisory lock while it runs, so a
   run whose process died is shown as `interrupted` as soon as anyone looks.
+- `note`: what a run says about itself ("full build", "skipped: inputs unchanged since ...").
 - Runs left `running` by a process that died before this revision are marked `interrupted`.
 
 Identity (etl.engine.identity) changed with this revision too, without a schema change: `_id`s
@@ -44,6 +45,7 @@ def upgrade() -> None:
         schema="etl",
     )
     op.add_column("asset_runs", sa.Column("backend_pid", sa.Integer()), schema="etl")
+    op.add_column("asset_runs", sa.Column("note", sa.Text()), schema="etl")
     op.create_check_constraint(
         op.f("ck_asset_runs_cursor_anomalies_range"),
         "asset_runs",
@@ -63,5 +65,6 @@ def downgrade() -> None:
     op.drop_constraint(
         op.f("ck_asset_runs_cursor_anomalies_range"), "asset_runs", schema="etl", type_="check"
     )
+    op.drop_column("asset_runs", "note", schema="etl")
     op.drop_column("asset_runs", "backend_pid", schema="etl")
     op.drop_column("asset_runs", "cursor_anomalies", schema="etl")

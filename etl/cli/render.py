@@ -21,24 +21,28 @@ STATUS_STYLE = {
 
 
 def summary_table(summary: RunSummary) -> Table:
-    table = Table(title=f"run {summary.run_id}", title_justify="left")
-    headers = ("asset", "status", "docs read", "unchanged", "rows written", "rejects")
-    for header in headers:
-        table.add_column(header, justify="left" if header in ("asset", "status") else "right")
-    table.add_column("seconds", justify="right")
-    table.add_column("docs/s", justify="right")
+    """One line per asset, at most 80 columns wide, names never cut."""
+    table = Table(
+        title=f"run {summary.run_id}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+    )
+    table.add_column("asset", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for header in ("read", "unchanged", "rows", "rejects", "secs"):
+        table.add_column(header, justify="right", no_wrap=True)
     for o in summary.outcomes:
         r = o.result
-        status = f"[{STATUS_STYLE.get(o.status, '')}]{o.status}[/]"
         table.add_row(
             o.name,
-            status,
+            f"[{STATUS_STYLE.get(o.status, '')}]{o.status}[/]",
             f"{r.documents_read:,}",
             f"{r.documents_unchanged:,}",
             f"{r.total_rows:,}",
             f"{r.rejects:,}",
             f"{o.seconds:.2f}",
-            f"{o.docs_per_second:,.0f}" if r.documents_read else "-",
         )
     return table
 
@@ -46,6 +50,12 @@ def summary_table(summary: RunSummary) -> Table:
 def summary_notes(summary: RunSummary) -> list[str]:
     """What the table has no column for: deletions and cursor anomalies, one line per asset."""
     notes = []
+    skipped = [o.name for o in summary.outcomes if o.result.note.startswith("skipped")]
+    if skipped:
+        notes.append(
+            f"{len(skipped)} mart(s) not rebuilt, their inputs unchanged since their last build: "
+            + ", ".join(skipped)
+        )
     for o in summary.outcomes:
         r = o.result
         if r.rows_deleted:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from etl.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from etl.engine.graph import AssetGraph
 
 
 @dataclass
@@ -48,6 +51,11 @@ class RunContext:
     progress: ProgressHook = _no_progress
     document_source: Callable[[str], Any] | None = None
     """Overrides where a table asset's documents come from (benchmarks feed in-memory docs)."""
+    graph: AssetGraph | None = None
+    """The graph being materialised (a mart asks it for its upstream assets)."""
+
+    def upstream_of(self, asset: str) -> list[str]:
+        return sorted(self.graph.upstream.get(asset, ())) if self.graph else []
 
     @cached_property
     def postgres_url(self) -> str:

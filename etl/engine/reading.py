@@ -35,26 +35,33 @@ def run_bound(now: datetime | None = None) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def changed_filter(cursor: str, since: Watermark | None, bound: datetime) -> dict[str, Any]:
-    """Documents after the watermark up to `bound`, plus every cursor anomaly."""
+def changed_filter(cursor: str, since: Watermark | None) -> dict[str, Any]:
+    """Documents after the watermark, plus every cursor anomaly.
+
+    Dates after the run's start (the future) are after the watermark too, since the watermark
+    never passes a run's start; the runner keeps them from moving it (`is_anomaly`).
+    """
     if since is None or since.cursor_value is None:
         return {}
+    value = since.cursor_value.astimezone(UTC).replace(tzinfo=None)  # montydb compares naive
     return {
         "$or": [
-            {"$and": [since.mongo_filter(cursor), {cursor: {"$lte": bound}}]},
+            {cursor: {"$gt": value}},
+            {cursor: value, "_id": {"$gt": since.last_id}},  # equal cursors: the _id tie-break
             {cursor: {"$not": {"$type": "date"}}},
-            {cursor: {"$gt": bound}},
         ]
     }
 
 
 def read_changed(
-    collection: Any, cursor: str, since: Watermark | None, bound: datetime
-) -> tuple[Iterator[Any], int]:
-    """Changed documents and cursor anomalies in (cursor, _id) order, and how many."""
-    query = changed_filter(cursor, since, bound)
+    collection: Any, cursor: str, since: Watermark | None
+) -> tuple[Iterator[Any], int | None]:
+    """Changed documents and cursor anomalies in (cursor, _id) order, and how many when that is
+    worth knowing: a read of everything (first load, full refresh) counts for its progress bar;
+    an incremental read does not (montydb would evaluate the filter twice)."""
+    query = changed_filter(cursor, since)
     collection.create_index([(cursor, 1), ("_id", 1)])
-    total = collection.count_documents(query)
+    total = None if query else collection.count_documents(query)
     return iter(collection.find(query).sort([(cursor, 1), ("_id", 1)])), total
 
 

@@ -96,6 +96,7 @@ def materialize(
         settings=settings or get_settings(),
         progress=progress,
         document_source=document_source,
+        graph=graph,
     )
     if document_source is None and any(graph.assets[n].sources for n in names):
         ctx.mongo  # noqa: B018  (connect now: an unreachable MongoDB fails before any work)
@@ -207,7 +208,7 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
                 docs, total = iter(ctx.document_source(collection)), None
             else:
                 docs, total = read_changed(
-                    read_collection(ctx.mongo, collection), asset.cursor, before, bound
+                    read_collection(ctx.mongo, collection), asset.cursor, before
                 )
             # a read of everything notes which documents exist as it goes; otherwise an
             # `_id`-only scan afterwards does (deletes are noticed by every run)

@@ -12,8 +12,12 @@ clock), so rows a concurrent load committed after that build had read are not mi
 
 A build falls back to a full one when there is no previous build, when the definition changed
 (its hash is kept in the table's COMMENT, next to the description analysts see), on
-`--full-refresh`, and after an upstream full refresh deleted rows (deletions leave no
-`loaded_at` to find).
+`--full-refresh`, and after an upstream run deleted rows (deletions leave no `loaded_at` to
+find).
+
+A full build is skipped, and recorded with the note "skipped: inputs unchanged since ...", when
+its definition is the same and no upstream asset wrote or deleted rows (or died mid-run) since
+the last full build started: a run with nothing new costs a few queries, not a rebuild.
 """
 
 from __future__ import annotations
@@ -40,9 +44,22 @@ SELECT least(now(), min(xact_start)) FROM pg_stat_activity
 WHERE datname = current_database() AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
 """
 UPSTREAM_DELETED = """
-SELECT 1 FROM etl.asset_runs WHERE asset = ANY(%(deps)s) AND full_refresh AND rows_deleted > 0
+SELECT 1 FROM etl.asset_runs WHERE asset = ANY(%(deps)s) AND rows_deleted > 0
 AND finished_at >= %(since)s LIMIT 1
 """
+LAST_FULL_BUILD = """
+SELECT run_id, started_at FROM etl.asset_runs
+WHERE asset = %s AND status = 'success' AND note = 'full build'
+ORDER BY started_at DESC LIMIT 1
+"""
+UPSTREAM_CHANGED = """
+SELECT 1 FROM etl.asset_runs
+WHERE asset = ANY(%(deps)s) AND coalesce(finished_at, now()) >= %(since)s
+  AND (status IN ('running', 'interrupted') OR rows_written <> '{}'::jsonb OR rows_deleted > 0)
+LIMIT 1
+"""
+"""Whether an upstream asset may have changed since: it wrote or deleted rows, or a run of it
+died or is under way (its committed batches are not in its record)."""
 
 
 class MartBuildError(UserFacingError):
@@ -95,8 +112,11 @@ def rebuild(asset: SqlAsset, ctx: RunContext) -> AssetResult:
         cur = ClientCursor(conn)  # CREATE TABLE AS takes no server-side parameters
         floor = cur.execute(OLDEST_OPEN_TRANSACTION).fetchone()[0]  # type: ignore[index]
         cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(asset.schema)))
+        unchanged_since = _unchanged_since(asset, ctx, cur, names)
         since = _incremental_since(asset, ctx, cur, names)
-        if since is None:
+        if unchanged_since is not None and since is None:
+            result.note = f"skipped: inputs unchanged since the build of run {unchanged_since}"
+        elif since is None:
             result.add_rows(names.qualified, _build_full(asset, cur, names))
             result.note = "full build"
         else:
@@ -117,17 +137,45 @@ def _incremental_since(
     """When the last build's inputs end, or None when this build must be a full one."""
     if asset.incremental is None or ctx.full_refresh:
         return None
-    comment = cur.execute(
-        "SELECT obj_description(to_regclass(%s), 'pg_class')", [names.qualified]
-    ).fetchone()
-    stored = DEFINITION.search(comment[0] or "") if comment else None
-    if stored is None or stored.group(1) != definition_hash(asset):
+    if not _current_definition(asset, cur, names):
         return None
     mark = load_watermark(cur.connection, asset.name, names.qualified)
     if mark is None or mark.cursor_value is None:
         return None
-    deleted = cur.execute(UPSTREAM_DELETED, {"deps": list(asset.deps), "since": mark.cursor_value})
+    deps = ctx.upstream_of(asset.name)
+    deleted = cur.execute(UPSTREAM_DELETED, {"deps": deps, "since": mark.cursor_value})
     return None if deleted.fetchone() else mark.cursor_value
+
+
+def _current_definition(asset: SqlAsset, cur: psycopg.Cursor, names: _Names) -> bool:
+    """Whether the mart's table exists and was built from this definition."""
+    comment = cur.execute(
+        "SELECT obj_description(to_regclass(%s), 'pg_class')", [names.qualified]
+    ).fetchone()
+    stored = DEFINITION.search(comment[0] or "") if comment else None
+    return stored is not None and stored.group(1) == definition_hash(asset)
+
+
+def _unchanged_since(
+    asset: SqlAsset, ctx: RunContext, cur: psycopg.Cursor, names: _Names
+) -> str | None:
+    """The run id of the last full build when nothing it read can have changed since (then
+    rebuilding would write the same table again), else None.
+
+    Only full builds are skipped (an incremental build of nothing is already cheap); a changed
+    definition, `--full-refresh` or a table changed by hand outside the engine are rebuilt.
+    """
+    if asset.incremental is not None or ctx.full_refresh:
+        return None
+    if not _current_definition(asset, cur, names):
+        return None
+    last = cur.execute(LAST_FULL_BUILD, [asset.name]).fetchone()
+    if last is None:
+        return None
+    changed = cur.execute(
+        UPSTREAM_CHANGED, {"deps": ctx.upstream_of(asset.name), "since": last[1]}
+    ).fetchone()
+    return None if changed else str(last[0])
 
 
 def _build_full(asset: SqlAsset, cur: psycopg.Cursor, names: _Names) -> int:

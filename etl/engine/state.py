@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -30,13 +30,6 @@ class Watermark:
             "cursor_value": self.cursor_value.isoformat() if self.cursor_value else None,
             "last_id": str(self.last_id) if self.last_id is not None else None,
         }
-
-    def mongo_filter(self, cursor: str) -> dict[str, Any]:
-        """Documents after this mark in (cursor, _id) order; naive UTC, as montydb needs."""
-        if self.cursor_value is None:
-            return {}
-        value = self.cursor_value.astimezone(UTC).replace(tzinfo=None)
-        return {"$or": [{cursor: {"$gt": value}}, {cursor: value, "_id": {"$gt": self.last_id}}]}
 
 
 def load_watermark(conn: psycopg.Connection, asset: str, collection: str) -> Watermark | None:
@@ -131,7 +124,8 @@ def record_end(
         """
         UPDATE etl.asset_runs SET status = %s, finished_at = now(), documents_read = %s,
             documents_unchanged = %s, rows_written = %s, rows_deleted = %s, rejects = %s,
-            cursor_anomalies = %s, watermark_before = %s, watermark_after = %s, error = %s
+            cursor_anomalies = %s, watermark_before = %s, watermark_after = %s, error = %s,
+            note = %s
         WHERE run_id = %s AND asset = %s
         """,
         [
@@ -145,6 +139,7 @@ def record_end(
             Jsonb(r.watermark_before) if r.watermark_before else None,
             Jsonb(r.watermark_after) if r.watermark_after else None,
             error,
+            r.note or None,
             run_id,
             asset,
         ],
