@@ -26,12 +26,38 @@ from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from etl.engine import Asset as EngineAsset
-from etl.engine import Definitions, TableAsset
+from etl.engine import AssetGraph, Definitions, TableAsset
 
 log = logging.getLogger(__name__)
 
 DAG_ID = "mongo_assets"
 DEFAULT_SCHEDULE = "@hourly"
+
+
+def collection_uri(collection: str) -> str:
+    """The Airflow Asset URI of a MongoDB collection (the RAW layer, lineage's first column)."""
+    return f"mongodb://raw/{collection}"
+
+
+def quality_uri(table: str) -> str:
+    """The Airflow Asset a check task reports on: one event per check, passed or warnings."""
+    return f"quality://warehouse/{table.replace('.', '/')}"
+
+
+def outlets_of(asset: EngineAsset) -> list[Asset]:
+    """What an asset writes, as Airflow Assets: its tables, or the collections it fills."""
+    return [Asset(table_uri(t)) for t in asset.tables] + [
+        Asset(collection_uri(c)) for c in asset.produces
+    ]
+
+
+def inlets_of(asset: EngineAsset, graph: AssetGraph) -> list[Asset]:
+    """What an asset reads, as Airflow Assets: the tables of its upstream assets and the
+    collections it reads, so the Assets view draws collection -> table -> mart."""
+    tables = {t for up in graph.upstream[asset.name] for t in graph.assets[up].tables}
+    return [Asset(collection_uri(c)) for c in asset.sources] + [
+        Asset(table_uri(t)) for t in sorted(tables)
+    ]
 
 
 def table_uri(table: str) -> str:
@@ -59,7 +85,24 @@ class AssetTasks:
         if outcome.status != "success":
             raise RuntimeError(f"{name} {outcome.status}: {outcome.error}")
         r = outcome.result
-        return {"documents_read": r.documents_read, "rows": r.rows_written, "rejects": r.rejects}
+        figures = {
+            "run_id": summary.run_id,
+            "documents_read": r.documents_read,
+            "documents_unchanged": r.documents_unchanged,
+            "rows_deleted": r.rows_deleted,
+            "rejects": r.rejects,
+            "cursor_anomalies": r.cursor_anomalies,
+            "watermark": (r.watermark_after or {}).get("cursor_value"),
+            "note": r.note or None,
+        }
+        events = context.get("outlet_events")
+        if events is not None:  # each asset event carries the run's figures (Assets view)
+            for table in self.defs.graph.assets[name].tables:
+                events[Asset(table_uri(table))].extra = {
+                    **figures,
+                    "rows_written": r.rows_written.get(table, 0),
+                }
+        return figures | {"rows": r.rows_written}
 
     def run_checkpoint(self, name: str, **context: Any) -> dict[str, Any]:
         """Validate the asset's tables; blocking failures fail the task, warnings are logged."""
@@ -74,6 +117,14 @@ class AssetTasks:
                 log.warning("%s (warning): %s", r.table, warning)
         if blocking:
             raise AirflowFailException("blocking expectations failed: " + "; ".join(blocking))
+        events = context.get("outlet_events")
+        if events is not None:  # a check with warnings reads differently from a clean one
+            for r in results:
+                events[Asset(quality_uri(r.table))].extra = {
+                    "result": "warnings" if r.warnings else "passed",
+                    "evaluated": r.evaluated,
+                    "warnings": r.warnings[:10],
+                }
         return {"suites": len(results), "warnings": sum(len(r.warnings) for r in results)}
 
     def build_docs(self) -> str:
@@ -115,11 +166,11 @@ def build_dag(
 ) -> DAG:
     """The DAG for `defs`. `checked`: assets that get a checkpoint (default: those with Great
     Expectations suites)."""
+    from etl.quality import suites_for_asset
+
     graph = defs.graph
     tasks = AssetTasks(defs)
     if checked is None:
-        from etl.quality import suites_for_asset
-
         checked = {n for n, a in graph.assets.items() if suites_for_asset(a, defs)}
     dag = DAG(
         dag_id=dag_id,
@@ -163,7 +214,8 @@ def build_dag(
                         task_id=name,
                         python_callable=tasks.run_asset,
                         op_kwargs={"name": name},
-                        outlets=[Asset(table_uri(t)) for t in asset.tables],
+                        outlets=outlets_of(asset),
+                        inlets=inlets_of(asset, graph),
                         trigger_rule=TriggerRule.NONE_FAILED,
                         doc_md=asset.description or None,
                     )
@@ -173,6 +225,9 @@ def build_dag(
                             task_id=f"check_{name}",
                             python_callable=tasks.run_checkpoint,
                             op_kwargs={"name": name},
+                            outlets=[
+                                Asset(quality_uri(t)) for t in suites_for_asset(asset, defs)
+                            ],
                             retries=0,
                         )
                         task >> check >> finals

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dags.builder import build_dag, table_uri
+from dags.builder import build_dag, collection_uri, quality_uri, table_uri
 from etl.definitions import defs
 
 
@@ -88,6 +88,21 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     assert db.execute("SELECT count(*) FROM shop.user_sessions").fetchone()[0] == 60
     runs = db.execute("SELECT DISTINCT run_id FROM etl.asset_runs").fetchall()
     assert len(runs) == 1 and runs[0][0].startswith("manual__")  # the Airflow run id
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        events = {
+            uri: extra
+            for uri, extra in session.query(AssetModel.uri, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .all()
+        }
+    sessions_event = events[table_uri("shop.user_sessions")]
+    assert sessions_event["documents_read"] == 60 and sessions_event["rows_written"] == 60
+    assert sessions_event["run_id"].startswith("manual__")
+    check_event = events[quality_uri("shop.user_sessions")]
+    assert check_event["result"] in {"passed", "warnings"} and check_event["evaluated"] > 0
     from etl.quality import build_docs
 
     index = build_docs(defs)
@@ -108,3 +123,22 @@ def test_assets_outside_the_selection_are_skipped_visibly(db, mongo) -> None:
     assert report.tasks["check_user_sessions"] == "skipped"
     assert report.tasks["data_docs"] == "success"
     assert report.tasks["analytics_report"] == "success"
+
+
+def test_tasks_declare_inlets_so_lineage_runs_collection_to_table_to_mart(graph) -> None:
+    dag = build(checked=None, schedule=None)
+    sessions = dag.get_task("user_sessions")
+    assert {i.uri for i in sessions.inlets} == {collection_uri("user_sessions")}
+    activity = dag.get_task("user_activity_daily")
+    expected = {
+        table_uri(t)
+        for up in ("user_sessions", "search_queries", "support_tickets")
+        for t in graph.assets[up].tables
+    }
+    assert {i.uri for i in activity.inlets} == expected
+    assert {o.uri for o in activity.outlets} == {table_uri("dwh.user_activity_daily")}
+    collect = dag.get_task("collect_fares")
+    assert {o.uri for o in collect.outlets} == {collection_uri("aviasales_requests")}
+    assert {o.uri for o in dag.get_task("check_user_sessions").outlets} == {
+        quality_uri(t) for t in ("shop.user_sessions", "shop.session_pages", "shop.session_actions")
+    }
