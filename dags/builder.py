@@ -109,7 +109,8 @@ class AssetTasks:
         from etl.quality import run_checks, suites_for_asset
 
         asset = self.defs.graph.assets[name]
-        results = run_checks(suites_for_asset(asset, self.defs), self.defs)
+        run_name = context["dag_run"].run_id if context.get("dag_run") else None
+        results = run_checks(suites_for_asset(asset, self.defs), self.defs, run_name=run_name)
         blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
         blocking += reconcile_check(asset)
         for r in results:

@@ -207,3 +207,6 @@ def test_checkpoints_write_only_results_and_docs(db: Any, monkeypatch: pytest.Mo
     assert all(f"'asset_name': '{table}'" in html for table in checked_tables(defs))
     assert next(p for p in pages if "products" in p.parts).parts[-3] == "manual__2026-11-22"
     assert get_settings().local_dir.name not in html  # no socket path / URL in the report
+    # offline: the pages load local copies of their scripts and styles (fetched with npm once)
+    assert "code.jquery.com" not in html and "cdnjs.cloudflare.com" not in html
+    assert (index.parent / "static/vendor/jquery/dist/jquery.min.js").stat().st_size > 50_000

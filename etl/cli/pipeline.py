@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -70,6 +71,7 @@ def check(selection: SelectionArg = "*") -> None:
 
     graph = defs.graph
     tables = [t for n in graph.select(selection) for t in suites_for_asset(graph.assets[n], defs)]
+    run_name = "cli__" + datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")  # in the data docs
     table = Table(title="checkpoints", title_justify="left")
     for header in ("table", "expectations", "result", "failed"):
         table.add_column(header)
@@ -77,7 +79,7 @@ def check(selection: SelectionArg = "*") -> None:
     with console.status("running checkpoints…") as spinner:
         for name in tables:
             spinner.update(f"checking {name}…")
-            r = run_checkpoint(name, defs)
+            r = run_checkpoint(name, defs, run_name=run_name)
             blocked |= bool(r.blocking_failures)
             verdict = (
                 "[bold red]blocking failure[/]"

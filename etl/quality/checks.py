@@ -92,6 +92,7 @@ def run_checkpoint(
             warnings.simplefilter("ignore")
             checkpoint = ensure(table, defs, url)
             outcome = checkpoint.run(run_id=RunIdentifier(run_name=run_name))
+        localise_docs()  # the checkpoint rebuilt the docs with CDN links
     except (TestConnectionError, ProgrammingError) as error:  # e.g. no such table: that blocks
         message = f"cannot validate {table}: {str(error).splitlines()[0]}"
         return CheckResult(table, False, 0, [message], gx_success=False)
@@ -135,4 +136,14 @@ def build_docs(defs: Definitions, url: str | None = None) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         context(url).build_data_docs()
+    localise_docs()
     return docs_index()
+
+
+def localise_docs() -> None:
+    """Local copies of the pages' scripts and styles, warnings shown as warnings."""
+    from etl.quality.offline import localise_site
+    from etl.quality.project import docs_index
+    from etl.settings import get_settings
+
+    localise_site(docs_index().parent, get_settings().local_dir.resolve() / "vendor")
