@@ -25,6 +25,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, Asset, Param, TaskGroup, TriggerRule
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from dags.task_logs import with_task_log
 from etl.engine import Asset as EngineAsset
 from etl.engine import AssetGraph, Definitions, TableAsset
 
@@ -72,6 +73,7 @@ class AssetTasks:
     def __init__(self, defs: Definitions) -> None:
         self.defs = defs
 
+    @with_task_log
     def run_asset(self, name: str, **context: Any) -> dict[str, Any]:
         """Materialise one asset, unless the run's selection leaves it out."""
         params = context["params"]
@@ -85,6 +87,11 @@ class AssetTasks:
         if outcome.status != "success":
             raise RuntimeError(f"{name} {outcome.status}: {outcome.error}")
         r = outcome.result
+        log.info(
+            "%s: %d documents read (%d unchanged), rows %s, %d deleted, %d rejects%s",
+            name, r.documents_read, r.documents_unchanged, r.rows_written or "{}",
+            r.rows_deleted, r.rejects, f"; {r.note}" if r.note else "",
+        )  # fmt: skip
         figures = {
             "run_id": summary.run_id,
             "documents_read": r.documents_read,
@@ -104,6 +111,7 @@ class AssetTasks:
                 }
         return figures | {"rows": r.rows_written}
 
+    @with_task_log
     def run_checkpoint(self, name: str, **context: Any) -> dict[str, Any]:
         """Validate the asset's tables; blocking failures fail the task, warnings are logged."""
         from etl.quality import run_checks, suites_for_asset
@@ -114,6 +122,12 @@ class AssetTasks:
         blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
         blocking += reconcile_check(asset)
         for r in results:
+            verdict = (
+                "blocking failures"
+                if r.blocking_failures
+                else ("warnings" if r.warnings else "passed")
+            )
+            log.info("%s: %d expectations, %s (%.2f s)", r.table, r.evaluated, verdict, r.seconds)
             for warning in r.warnings:
                 log.warning("%s (warning): %s", r.table, warning)
         if blocking:
@@ -128,12 +142,14 @@ class AssetTasks:
                 }
         return {"suites": len(results), "warnings": sum(len(r.warnings) for r in results)}
 
-    def build_docs(self) -> str:
+    @with_task_log
+    def build_docs(self, **context: Any) -> str:
         from etl.quality import build_docs
 
         return str(build_docs(self.defs))
 
-    def build_report(self) -> str:
+    @with_task_log
+    def build_report(self, **context: Any) -> str:
         from etl.report import build_report
 
         return str(build_report())
@@ -226,9 +242,7 @@ def build_dag(
                             task_id=f"check_{name}",
                             python_callable=tasks.run_checkpoint,
                             op_kwargs={"name": name},
-                            outlets=[
-                                Asset(quality_uri(t)) for t in suites_for_asset(asset, defs)
-                            ],
+                            outlets=[Asset(quality_uri(t)) for t in suites_for_asset(asset, defs)],
                             retries=0,
                         )
                         task >> check >> finals

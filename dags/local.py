@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from dags.task_logs import IN_PROCESS
 from etl.errors import UserFacingError
 from etl.migrations import PROJECT_ROOT
 from etl.settings import get_settings
@@ -53,6 +54,16 @@ def prepare_airflow() -> Path:
     return home
 
 
+def ui_env() -> dict[str, str]:
+    """The environment of `python -m etl ui`: the demo's Airflow home, the virtualenv's bin on
+    PATH (Airflow starts its own subprocesses by name), no examples, no login (local only)."""
+    prepare_airflow()
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"
+    return env
+
+
 def run_dag(selection: str = "*", full_refresh: bool = False) -> DagRunReport:
     """One run of the project's DAG, in this process; returns the run's and each task's state."""
     import time
@@ -61,6 +72,10 @@ def run_dag(selection: str = "*", full_refresh: bool = False) -> DagRunReport:
     from dags.mongo_assets import dag
 
     started = time.monotonic()
-    run = dag.test(run_conf={"selection": selection, "full_refresh": full_refresh})
+    os.environ[IN_PROCESS] = str(Path(os.environ["AIRFLOW_HOME"]) / "logs")
+    try:
+        run = dag.test(run_conf={"selection": selection, "full_refresh": full_refresh})
+    finally:
+        os.environ.pop(IN_PROCESS, None)
     tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     return DagRunReport(str(run.state), tasks, time.monotonic() - started)

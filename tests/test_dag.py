@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from dags.builder import build_dag, collection_uri, quality_uri, table_uri
@@ -103,6 +107,17 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     assert sessions_event["run_id"].startswith("manual__")
     check_event = events[quality_uri("shop.user_sessions")]
     assert check_event["result"] in {"passed", "warnings"} and check_event["evaluated"] > 0
+    # the in-process run leaves each task's log where the UI reads it, one JSON object a line
+    logs = sorted(
+        (Path(os.environ["AIRFLOW_HOME"]) / "logs" / "dag_id=mongo_assets").glob(
+            "run_id=*/task_id=check_user_sessions/attempt=1.log"
+        )
+    )
+    assert logs, "no task log for check_user_sessions"
+    events = [json.loads(line)["event"] for line in logs[-1].read_text().splitlines()]
+    assert events[0] == "task check_user_sessions started (in-process run)"
+    assert any(e.startswith("shop.user_sessions: ") and "expectations" in e for e in events)
+    assert any(e.startswith("reconcile: user_sessions: 60 documents = 60 rows") for e in events)
     from etl.quality import build_docs
 
     index = build_docs(defs)
@@ -142,3 +157,39 @@ def test_tasks_declare_inlets_so_lineage_runs_collection_to_table_to_mart(graph)
     assert {o.uri for o in dag.get_task("check_user_sessions").outlets} == {
         quality_uri(t) for t in ("shop.user_sessions", "shop.session_pages", "shop.session_actions")
     }
+
+
+def test_the_ui_command_serves_the_demo_dag(db: object) -> None:
+    """`python -m etl ui` starts Airflow's API server on the demo's metadata, no login."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "etl", "ui", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline, status = time.monotonic() + 120, None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                url = f"http://127.0.0.1:{port}/api/v2/dags/mongo_assets"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    status = answer.status
+                    dag = json.loads(answer.read())
+                break
+            except OSError:
+                time.sleep(1)
+        assert status == 200, server.stdout.read() if server.poll() is not None else "no answer"
+        assert dag["dag_id"] == "mongo_assets"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()

@@ -68,9 +68,7 @@ def test_the_committed_project_matches_the_code(suites: dict[str, Any]) -> None:
             (project / "expectations" / f"{table.replace('.', '/')}.json").read_text()
         )
         stored["meta"].pop("great_expectations_version", None)
-        assert stored == suite_json(suite), (
-            f"{table}: regenerate with python -m etl expectations"
-        )
+        assert stored == suite_json(suite), f"{table}: regenerate with python -m etl expectations"
         assert table in source["assets"], table
         for folder in ("checkpoints", "validation_definitions"):
             assert (project / folder / f"{table}.json").exists(), (folder, table)
