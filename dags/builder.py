@@ -180,6 +180,7 @@ def build_dag(
     dag_id: str = DAG_ID,
     schedule: str | None = DEFAULT_SCHEDULE,
     checked: set[str] | None = None,
+    max_active_tasks: int = 8,
 ) -> DAG:
     """The DAG for `defs`. `checked`: assets that get a checkpoint (default: those with Great
     Expectations suites)."""
@@ -196,6 +197,7 @@ def build_dag(
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
+        max_active_tasks=max_active_tasks,
         params={
             "selection": Param("*", type="string", description="Assets to run (etl syntax)."),
             "full_refresh": Param(False, type="boolean", description="Re-read everything."),

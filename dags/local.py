@@ -31,6 +31,9 @@ def airflow_env(home: Path) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # a scheduler started on this home (airflow standalone) preloads Great Expectations
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "dags" / "plugins"),
+        "AIRFLOW__CORE__LAZY_LOAD_PLUGINS": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
     }
 

@@ -4,4 +4,9 @@ from dags.builder import build_dag
 from etl.definitions import defs
 from etl.settings import get_settings
 
-dag = build_dag(defs, schedule=get_settings().airflow_schedule or None)
+settings = get_settings()
+dag = build_dag(
+    defs,
+    schedule=settings.airflow_schedule or None,
+    max_active_tasks=settings.airflow_max_active_tasks,
+)

@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         validation_alias="ETL_REPORT_DIR",
         description="Where the analytics report is written (default: LOCAL_DIR/report).",
     )
+    airflow_max_active_tasks: int = Field(
+        8,
+        ge=1,
+        validation_alias="ETL_MAX_ACTIVE_TASKS",
+        description="Tasks of one DAG run at once (8 suits 2 cores; raise it on bigger machines).",
+    )
     airflow_schedule: str | None = Field(
         "@hourly",
         validation_alias="ETL_SCHEDULE",
