@@ -4,20 +4,24 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 from etl.errors import UserFacingError, mask_url
 from etl.services.postgres import sa_engine
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+# alembic is imported where it is used: every command checks the revision, few migrate
 
 
 def alembic_config(url: str | None = None) -> Config:
     """The project's alembic.ini with the script location made absolute (works from any cwd)."""
+    from alembic.config import Config
+
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
     config.attributes["configure_logger"] = False
@@ -27,6 +31,8 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def _with_connection(action: str, url: str | None, *args: str) -> None:
+    from alembic import command
+
     engine = sa_engine(url)
     try:
         with engine.begin() as connection:
@@ -54,6 +60,8 @@ def check(url: str | None = None) -> None:
 @cache
 def head_revision() -> str | None:
     """The newest revision in alembic/versions (read once per process)."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

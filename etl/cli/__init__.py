@@ -5,6 +5,8 @@ Commands are grouped by concern in sibling modules; this module only assembles t
 
 from __future__ import annotations
 
+import gc
+
 import typer
 
 from etl.cli import bench, demo, inspect, pipeline, report, services
@@ -29,4 +31,7 @@ for module in (pipeline, inspect, services, bench, demo, report):
 
 
 def main() -> None:
+    # the imports above made ~1M long-lived objects; freezing them keeps every later
+    # full collection from walking them again (measured: 0.2 s of a 1.6 s no-change run)
+    gc.freeze()
     app(prog_name="python -m etl")

@@ -44,11 +44,12 @@ def changed_filter(cursor: str, since: Watermark | None) -> dict[str, Any]:
     if since is None or since.cursor_value is None:
         return {}
     value = since.cursor_value.astimezone(UTC).replace(tzinfo=None)  # montydb compares naive
+    # "not <= the mark" is every later date AND every missing, null or non-date cursor (type
+    # bracketing: $lte against a date matches dates only): one clause for both cases
     return {
         "$or": [
-            {cursor: {"$gt": value}},
+            {cursor: {"$not": {"$lte": value}}},
             {cursor: value, "_id": {"$gt": since.last_id}},  # equal cursors: the _id tie-break
-            {cursor: {"$not": {"$type": "date"}}},
         ]
     }
 
@@ -70,7 +71,8 @@ def is_anomaly(value: Any, bound: datetime) -> bool:
     return type(value) is not datetime or value.replace(tzinfo=None) > bound
 
 
-def present_source_ids(collection: Any) -> Iterator[str]:
-    """Every document's `source_id`, from an `_id`-only scan (served by the `_id` index)."""
-    for doc in collection.find({}, {"_id": 1}):
+def present_source_ids(collection: Any, projection: dict[str, int] | None) -> Iterator[str]:
+    """Every document's `source_id`, from an `_id`-only scan (served by the `_id` index; see
+    etl.services.mongo.id_projection)."""
+    for doc in collection.find({}, projection):
         yield source_key(doc["_id"])

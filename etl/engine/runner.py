@@ -40,7 +40,7 @@ from etl.engine.state import (
 )
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.migrations import require_current
-from etl.services.mongo import read_collection
+from etl.services.mongo import id_projection, read_collection
 from etl.services.postgres import pg_connect
 from etl.settings import Settings, get_settings
 
@@ -264,7 +264,9 @@ def _deletions(loader: TableLoader, ctx: RunContext, collection: str, *, scanned
         if ctx.document_source is not None:
             ids: Iterable[str] = (source_key(d["_id"]) for d in ctx.document_source(collection))
         else:
-            ids = present_source_ids(read_collection(ctx.mongo, collection))
+            ids = present_source_ids(
+                read_collection(ctx.mongo, collection), id_projection(ctx.mongo)
+            )
         loader.remember_present(ids)
     return loader.delete_absent()
 

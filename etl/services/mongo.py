@@ -51,6 +51,13 @@ def mongo_database(settings: Settings | None = None) -> Any:
     )
 
 
+def id_projection(database: Any) -> dict[str, int] | None:
+    """The projection of an `_id`-only scan: `{"_id": 1}` for a server (it sends less), None
+    for montydb, which applies projections in Python: there reading whole documents is cheaper
+    (measured: an `_id`-only scan of 13,700 small documents 0.55 s, the plain scan 0.2 s)."""
+    return None if type(database).__module__.startswith("montydb") else {"_id": 1}
+
+
 def read_collection(database: Any, name: str) -> Any:
     """Collection `name` decoded with `READ_OPTIONS` (pymongo and montydb alike)."""
     return database.get_collection(name, codec_options=READ_OPTIONS)
