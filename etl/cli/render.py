@@ -20,19 +20,24 @@ STATUS_STYLE = {
 }
 
 
-def summary_table(summary: RunSummary) -> Table:
-    """One line per asset, at most 80 columns wide, names never cut."""
+def asset_table(title: str, numbers: tuple[str, ...], last: tuple[str, ...] = ()) -> Table:
+    """A one-line-per-asset table that fits 80 columns: no vertical rules, names never cut,
+    then right-aligned `numbers` and left-aligned `last` columns."""
     table = Table(
-        title=f"run {summary.run_id}",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1)
     )
     table.add_column("asset", no_wrap=True)
     table.add_column("status", no_wrap=True)
-    for header in ("read", "unchanged", "rows", "rejects", "secs"):
+    for header in numbers:
         table.add_column(header, justify="right", no_wrap=True)
+    for header in last:
+        table.add_column(header, no_wrap=True)
+    return table
+
+
+def summary_table(summary: RunSummary) -> Table:
+    """One line per asset, at most 80 columns wide, names never cut."""
+    table = asset_table(f"run {summary.run_id}", ("read", "unchanged", "rows", "rejects", "secs"))
     for o in summary.outcomes:
         r = o.result
         table.add_row(
@@ -82,20 +87,11 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
     """One line per asset that fits 80 columns with names never cut: the run id, kind, table
     and full timestamps are in `status --json`; the anomalies column appears when there are."""
     anomalies = any(row.get("cursor_anomalies") for row in rows)
-    table = Table(
-        title="assets (rejects: outstanding documents; watermark and ran: UTC)",
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
+    table = asset_table(
+        "assets (rejects: outstanding documents; watermark and ran: UTC)",
+        ("rows", "rejects", *(("anom.",) if anomalies else ())),
+        ("watermark", "ran"),
     )
-    table.add_column("asset", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    numeric = ("rows", "rejects", *(("anom.",) if anomalies else ()))
-    for header in numeric:
-        table.add_column(header, justify="right", no_wrap=True)
-    table.add_column("watermark", no_wrap=True)
-    table.add_column("ran", justify="right", no_wrap=True)
     for row in rows:
         status = row["status"] or "never run"
         mark = row["watermark"]
