@@ -9,7 +9,7 @@ import gc
 
 import typer
 
-from etl.cli import bench, demo, inspect, pipeline, report, services
+from etl.cli import bench, demo, inspect, pipeline, profile, report, services
 from etl.cli.errors import FriendlyGroup, help_when_bare
 
 app = typer.Typer(
@@ -26,7 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (pipeline, inspect, services, bench, demo, report):
+for module in (pipeline, inspect, profile, services, bench, demo, report):
     module.register(app)
 
 

@@ -9,6 +9,7 @@ wrong. Transforms therefore stay straight-line mappings: no try/except, no None 
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from etl.engine import coerce
 from etl.engine.tables import row_validator, unique_keys
 
 T = TypeVar("T")
+_ITEM = re.compile(r"\[\d+\]")
 
 
 @dataclass
@@ -35,7 +37,7 @@ class ItemReject:
 class Doc:
     """A view of one raw document (or one nested object of it) that collects coercion errors."""
 
-    __slots__ = ("_errors", "_item_rejects", "_prefix", "raw")
+    __slots__ = ("_errors", "_item_rejects", "_prefix", "_reads", "raw")
 
     def __init__(
         self,
@@ -44,11 +46,15 @@ class Doc:
         prefix: str = "",
         errors: list[str] | None = None,
         item_rejects: list[ItemReject] | None = None,
+        reads: set[str] | None = None,
     ):
         self.raw = raw
         self._prefix = prefix
         self._errors: list[str] = [] if errors is None else errors
         self._item_rejects: list[ItemReject] = [] if item_rejects is None else item_rejects
+        self._reads = reads
+        """When given (`python -m etl profile`), every field path the transform reads is added:
+        `actions[3].type` as `actions[].type`; a free-form subtree (json, mapping) as `path.*`."""
 
     @property
     def errors(self) -> list[str]:
@@ -82,7 +88,9 @@ class Doc:
                 reason = f"expected an object, got {type(item).__name__}"
                 self._item_rejects.append(ItemReject(where, [reason], item))
                 continue
-            item_doc = Doc(item, prefix=f"{where}.", item_rejects=self._item_rejects)
+            item_doc = Doc(
+                item, prefix=f"{where}.", item_rejects=self._item_rejects, reads=self._reads
+            )
             row = build(position, item_doc)
             if row is None:
                 continue
@@ -105,7 +113,13 @@ class Doc:
         """Record a problem the transform found itself (e.g. end before start)."""
         self._errors.append(f"{self._prefix}{path}: {reason}")
 
+    def _read(self, path: str) -> None:
+        if self._reads is not None:
+            self._reads.add(_ITEM.sub("[]", self._prefix + path))
+
     def _get(self, path: str) -> Any:
+        if self._reads is not None:
+            self._read(path)
         if "." not in path:
             return self.raw.get(path)
         value: Any = self.raw
@@ -116,7 +130,7 @@ class Doc:
         return value
 
     def _coerce(self, path: str, convert: Callable[[Any], T | None]) -> T | None:
-        value = self._get(path) if "." in path else self.raw.get(path)
+        value = self._get(path) if "." in path or self._reads is not None else self.raw.get(path)
         if value is None:
             return None
         try:
@@ -151,6 +165,8 @@ class Doc:
 
     def json(self, path: str) -> Any:
         """A free-form value kept as JSONB (BSON types rendered as JSON)."""
+        self._read(f"{path}.*")
+        self._read(f"{path}[]")
         return self._coerce(path, coerce.to_json)
 
     def obj(self, path: str) -> Doc:
@@ -163,7 +179,7 @@ class Doc:
                 f"{self._prefix}{path}: expected an object, got {type(value).__name__}"
             )
             value = {}
-        return Doc(value, prefix=f"{self._prefix}{path}.", errors=self._errors)
+        return Doc(value, prefix=f"{self._prefix}{path}.", errors=self._errors, reads=self._reads)
 
     def _list(self, path: str) -> list[Any]:
         value = self._get(path)
@@ -182,7 +198,12 @@ class Doc:
             if isinstance(item, dict):
                 yield (
                     position,
-                    Doc(item, prefix=f"{self._prefix}{path}[{position}].", errors=self._errors),
+                    Doc(
+                        item,
+                        prefix=f"{self._prefix}{path}[{position}].",
+                        errors=self._errors,
+                        reads=self._reads,
+                    ),
                 )
             else:
                 where, kind = f"{self._prefix}{path}[{position}]", type(item).__name__
@@ -192,6 +213,7 @@ class Doc:
         self, path: str, convert: Callable[[Any], Any] = coerce.to_text
     ) -> Iterator[tuple[builtins.int, Any]]:
         """(position, value) for each scalar in an array, coerced with `convert`."""
+        self._read(f"{path}[]")
         for position, item in enumerate(self._list(path)):
             try:
                 yield position, convert(item)
@@ -200,6 +222,7 @@ class Doc:
 
     def mapping(self, path: str) -> Iterator[tuple[str, Any]]:
         """(key, value) for a free-form object whose entries become child rows."""
+        self._read(f"{path}.*")
         value = self._get(path)
         if value is None:
             return iter(())
