@@ -153,3 +153,21 @@ def test_reconcile_finds_each_difference_and_none_after_a_clean_run(
     assert defs.materialize("support_tickets", full_refresh=True).ok
     repaired = compare()
     assert repaired.ok and repaired.rejected == 1 and repaired.rows == 5
+
+
+def test_a_batch_ending_in_the_future_still_moves_the_watermark_to_its_last_real_date(
+    db: psycopg.Connection, mongo: Any
+) -> None:
+    later = shop_docs.T0 + timedelta(hours=1)
+    mongo.event_logs.insert_many([
+        shop_docs.event_log(1),
+        shop_docs.event_log(2, updated_at=later),
+        shop_docs.event_log(3, updated_at=datetime(3000, 1, 1)),
+    ])  # fmt: skip
+    assert defs.materialize("event_logs").ok
+    (mark,) = db.execute(
+        "SELECT cursor_value FROM etl.watermarks WHERE asset = 'event_logs'"
+    ).fetchone()
+    assert mark == later.replace(tzinfo=UTC)
+    again = defs.materialize("event_logs")["event_logs"].result
+    assert (again.documents_read, again.cursor_anomalies) == (1, 1)  # only the future one

@@ -217,18 +217,18 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
             )
             batches = batched(docs, ctx.settings.batch_size)
 
-            def prepare_next() -> tuple[dict[str, Any], PreparedBatch] | None:
+            def prepare_next() -> tuple[list[dict[str, Any]], PreparedBatch] | None:
                 raws = next(batches, None)
-                return None if raws is None else (raws[-1], loader.prepare(raws, lookup))
+                return None if raws is None else (raws, loader.prepare(raws, lookup))
 
             mark = before
             ctx.progress(asset.name, 0, total)
             pending = pool.submit(prepare_next)
             while (ready := pending.result()) is not None:
                 pending = pool.submit(prepare_next)
-                last, prepared = ready
+                raws, prepared = ready
                 stats = loader.write(prepared, collection)
-                mark = _advance(mark, last, asset.cursor, bound)
+                mark = _advance(mark, raws, asset.cursor, bound)
                 if mark is not None:
                     save_watermark(conn, asset.name, collection, mark, ctx.run_id)
                 conn.commit()
@@ -284,18 +284,21 @@ def fewer_gc_pauses(threshold: int = 100_000) -> Iterator[None]:
 
 
 def _advance(
-    mark: Watermark | None, last: dict[str, Any], cursor: str, bound: datetime
+    mark: Watermark | None, batch: list[dict[str, Any]], cursor: str, bound: datetime
 ) -> Watermark | None:
-    """The watermark after a batch.
+    """The watermark after a batch: its last document whose cursor can be a position.
 
     Only a real BSON date up to the run's start moves it: MongoDB sorts strings and nulls before
     dates, so a dirty cursor value (an ISO string, say) must not be compared with dates on the
-    next run, and a date in the future would hide every document written before it.
+    next run, and a date in the future would hide every document written before it. The batch
+    is in (cursor, _id) order, so the last such document is the furthest position read.
     """
-    value = last.get(cursor)
-    if "_id" not in last or is_anomaly(value, bound):
-        return mark
-    try:
-        return Watermark(to_datetime(value), last["_id"])
-    except CoercionError:  # outside the supported range (a clamped date): not a position
-        return mark
+    for last in reversed(batch):
+        value = last.get(cursor)
+        if "_id" not in last or is_anomaly(value, bound):
+            continue
+        try:
+            return Watermark(to_datetime(value), last["_id"])
+        except CoercionError:  # outside the supported range (a clamped date): not a position
+            continue
+    return mark
