@@ -121,6 +121,7 @@ class AssetTasks:
         results = run_checks(suites_for_asset(asset, self.defs), self.defs, run_name=run_name)
         blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
         blocking += reconcile_check(asset)
+        drift_warning(asset, context["dag_run"].run_id if context.get("dag_run") else None)
         for r in results:
             verdict = (
                 "blocking failures"
@@ -153,6 +154,25 @@ class AssetTasks:
         from etl.report import build_report
 
         return str(build_report())
+
+
+def drift_warning(asset: EngineAsset, run_id: str | None) -> list[str]:
+    """Fields or types an asset's documents started to hold in this run: a warning, never a
+    blocking failure (the rows loaded; the source changed shape)."""
+    from etl.engine.drift import drift
+    from etl.services.postgres import pg_connect
+
+    if not isinstance(asset, TableAsset) or run_id is None:
+        return []
+    with pg_connect() as conn:
+        found = drift(conn, asset.name, run_id)
+    if found:
+        listed = ", ".join(d.describe() for d in found[:10])
+        log.warning(
+            "drift (warning): %d new field(s) or type(s) in %s in run %s: %s; see "
+            "`python -m etl drift %s`", len(found), asset.name, run_id, listed, asset.name,
+        )  # fmt: skip
+    return [d.describe() for d in found]
 
 
 def reconcile_check(asset: EngineAsset) -> list[str]:

@@ -5,10 +5,12 @@ produced lazily from a seed so memory does not grow with N, with deterministic `
 second pass sees the very same documents. Everything runs in a scratch database on the
 configured server (created and dropped here), never in the warehouse itself.
 
-Three measurements, one process:
+Four measurements, one process:
 - ceiling: the same rows, flattened ahead of time (untimed), COPYed into empty tables;
 - first load: `materialize("user_sessions")` into empty tables (transform, hash, COPY, merge);
-- second load: a full refresh over the same documents, where nothing changed.
+- second load: a full refresh over the same documents, where nothing changed;
+- the first load again without the schema-drift field inventory (ETL_FIELD_INVENTORY off):
+  what the inventory costs.
 Then `reconcile` of the loaded table against the same documents (it must find them equal), and
 the incremental mart they feed, `user_activity_daily`: a full build, and a build after one
 day's sessions were loaded again (their `loaded_at` moved, as a reload would move it).
@@ -176,7 +178,7 @@ class BenchResult:
     """`reconcile` of the loaded table against the same documents (hash + COPY + compare)."""
 
     def figures(self) -> dict[str, Any]:
-        ceiling, first, second = (p for p in self.passes)
+        ceiling, first, second, without = (p for p in self.passes)
         return {
             "documents": self.documents,
             "batch_size": self.batch_size,
@@ -186,6 +188,7 @@ class BenchResult:
             ],
             "first_load_vs_ceiling": round(first.docs_per_s / ceiling.docs_per_s, 3),
             "second_run_speedup": round(first.seconds / second.seconds, 2),
+            "field_inventory_cost": round(1 - first.docs_per_s / without.docs_per_s, 3),
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "mart": asdict(self.mart) if self.mart else None,
             "reconcile_s": self.reconcile_s,
@@ -217,7 +220,10 @@ def _with_database(url: str, database: str) -> str:
 
 def _truncate(url: str) -> None:
     with pg_connect(url, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {', '.join(TABLES)}, etl.watermarks, etl.rejects CASCADE")
+        conn.execute(
+            f"TRUNCATE {', '.join(TABLES)}, etl.watermarks, etl.rejects, etl.field_inventory "
+            "CASCADE"
+        )
 
 
 def _ceiling(url: str, n: int, seed: int, batch: int) -> Pass:
@@ -285,6 +291,11 @@ def run_bench(
             result = _engine_pass(name, settings, n, seed, refresh)
             on_pass(result)
             passes.append(result)
+        _truncate(url)  # the same first load without the drift inventory: what it costs
+        bare = settings.model_copy(update={"field_inventory": False})
+        without = _engine_pass("first load, no field inventory", bare, n, seed, False)
+        on_pass(without)
+        passes.append(without)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         reconcile_s = _reconcile_pass(url, n, seed)
         mart = _mart_pass(url, settings)

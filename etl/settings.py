@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     mongo_db: str = Field("raw", validation_alias="MONGO_DB", description="Mongo database name.")
 
     batch_size: int = Field(
-        5000, ge=1, validation_alias="ETL_BATCH_SIZE", description="Documents per load batch."
+        10_000, ge=1, validation_alias="ETL_BATCH_SIZE", description="Documents per load batch."
     )
     lock_timeout: float = Field(
         60.0,
@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         description="Seconds a run waits for another run of the same asset before giving up.",
     )
 
+    field_inventory: bool = Field(
+        True,
+        validation_alias="ETL_FIELD_INVENTORY",
+        description="Keep the per-asset inventory of field paths and types on every load "
+        "(schema drift); off only to measure its cost.",
+    )
     reconcile_check: Literal["warning", "error", "off"] = Field(
         "warning",
         validation_alias="ETL_RECONCILE_CHECK",

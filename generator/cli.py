@@ -108,6 +108,14 @@ def main(
     duration: Annotated[
         float | None, typer.Option(min=0.1, help="--continuous: stop after this many seconds.")
     ] = None,
+    drift: Annotated[
+        bool,
+        typer.Option(
+            "--drift",
+            help="--continuous: change shape, as real sources do: new events get a field no "
+            "transform reads and some an integer user_id (see `python -m etl drift`).",
+        ),
+    ] = False,
 ) -> None:
     """Write shop documents: a bulk history (--once) or a live site (--continuous)."""
     if ctx.invoked_subcommand is not None:
@@ -118,10 +126,10 @@ def main(
         written = write_history(scale, seed, dirty, drop, utc_now() if until_now else None)
         console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
         return
-    run_live(rate, duration, seed)
+    run_live(rate, duration, seed, drift)
 
 
-def run_live(rate: float, duration: float | None, seed: int) -> None:
+def run_live(rate: float, duration: float | None, seed: int, drift: bool = False) -> None:
     db = mongo_database()
     ensure_indexes(db)
     totals: dict[str, int] = {}
@@ -131,7 +139,7 @@ def run_live(rate: float, duration: float | None, seed: int) -> None:
     try:
         step = 0
         while duration is None or time.monotonic() - started < duration:
-            for name, n in live_updates(db, 1, seed=seed + step).items():
+            for name, n in live_updates(db, 1, seed=seed + step, drift=drift).items():
                 totals[name] = totals.get(name, 0) + n
             step += 1
             time.sleep(max(0.0, started + step / rate - time.monotonic()))
@@ -152,6 +160,9 @@ def demo_data(
     changes: Annotated[
         int, typer.Option(min=0, help="Live-site changes when a history already exists.")
     ] = 300,
+    drift: Annotated[
+        bool, typer.Option("--drift", help="Let those changes drift (see --continuous --drift).")
+    ] = False,
 ) -> None:
     """What `python -m etl demo` writes: a shop history and backfilled fares the first time,
     then live-site changes on every later run (fares are searched again by the DAG)."""
@@ -164,7 +175,7 @@ def demo_data(
         written = write_history(scale, seed=42, dirty=dirty, drop=False, now=utc_now())
         console.print(counts_table(written, f"wrote {sum(written.values()):,} documents"))
     else:
-        made = live_updates(db, changes)
+        made = live_updates(db, changes, drift=drift)
         title = "the live site made these changes since last time"
         console.print(counts_table(made, title, unit="changes"))
     if backfill_days and read_collection(db, LOG_COLLECTION).count_documents({}) == 0:

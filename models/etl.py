@@ -77,3 +77,21 @@ class Reject(SQLModel, table=True):
     reasons: list[str] = Field(sa_type=sa.ARRAY(sa.Text))
     document: dict[str, Any] | None = Json()
     rejected_at: datetime = Timestamp(sa_column_kwargs={"server_default": sa.func.now()})
+
+
+class FieldInventory(SQLModel, table=True):
+    """What the loaded documents of an asset held: field path x BSON type, with how many
+    documents had it and the runs that first and last saw it (schema drift, etl.engine.drift).
+    Written in the same transaction as the rows of each batch."""
+
+    __tablename__ = "field_inventory"
+    __table_args__ = SCHEMA
+
+    asset: str = Text(primary_key=True)
+    path: str = Text(primary_key=True)
+    bson_type: str = Text(primary_key=True)
+    documents: int = Field(sa_type=sa.BigInteger)
+    first_run: str = Text()
+    first_seen_at: datetime = Timestamp()
+    last_run: str = Text()
+    last_seen_at: datetime = Timestamp()

@@ -12,10 +12,17 @@ from etl.bench import run_bench
 def test_bench_small_run_reports_every_pass_and_the_mart(pg_url: str, db: Any) -> None:
     result = run_bench(3_000, batch_size=500)
     names = [p.name for p in result.passes]
-    assert names == ["plain COPY (ceiling)", "first load", "second run, unchanged"]
+    assert names == [
+        "plain COPY (ceiling)",
+        "first load",
+        "second run, unchanged",
+        "first load, no field inventory",
+    ]
     assert all(p.documents == 3_000 and p.seconds > 0 for p in result.passes)
-    ceiling, first, second = result.passes
-    assert first.rows == ceiling.rows > 3_000  # the same rows as the hand-flattened COPY
+    ceiling, first, second, without = result.passes
+    assert first.rows == ceiling.rows == without.rows > 3_000  # the rows of the plain COPY
+    assert -1 < result.figures()["field_inventory_cost"] < 1
+    assert result.reconcile_s is not None and result.reconcile_s > 0
     assert second.rows == 0  # nothing changed: nothing rewritten
     mart = result.mart
     assert mart is not None and mart.rows > 0

@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from dags.local import run_dag
-from etl.cli.inspect import status
+from etl.cli.inspect import drift, status
+from etl.definitions import defs
 from etl.errors import UserFacingError, mask_url
 from etl.migrations import upgrade
+from etl.report import build_report
 from etl.services.postgres import postgres_url
 from etl.settings import get_settings
 
@@ -70,7 +72,15 @@ def demo(
         table.add_row(task, f"[{colour}]{state}[/]")
     console.print(table)
 
-    step("4. status, quality report and analytics report")
+    step("4. the source changes shape (generator --drift), and the next load notices")
+    drifting = [sys.executable, "-m", "generator", "demo-data", "--changes=60", "--drift"]
+    if subprocess.run([*drifting, "--backfill-days=0"], check=False).returncode != 0:
+        raise UserFacingError("the generator failed (its message is above)")
+    defs.materialize("event_logs")
+    drift(asset="event_logs", as_json=False)
+
+    step("5. status, quality report and analytics report")
+    build_report()  # again: it now has the drift section
     status()
     settings = get_settings()
     docs = settings.gx_dir.resolve() / "uncommitted/data_docs/local_site/index.html"

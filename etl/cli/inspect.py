@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -150,8 +151,38 @@ def reconcile(
         raise typer.Exit(1)
 
 
+def drift(
+    asset: Annotated[str | None, typer.Argument(help="Only this asset's drift.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Fields and types the documents started to hold after each asset's first load: when they
+    appeared (run), in how many documents, and the SQLModel column a new field would become."""
+    from etl.engine.drift import ADOPT
+    from etl.engine.drift import drift as find_drift
+
+    if asset is not None and asset not in defs.graph.assets:
+        defs.graph.select(asset)  # raises with close-match suggestions
+    with warehouse() as conn:
+        found = find_drift(conn, asset)
+    if as_json:
+        typer.echo(to_json([asdict(d) | {"column": d.column()} for d in found]))
+        return
+    if not found:
+        console.print("no drift" + (f" in {asset}" if asset else "") + " since the first load")
+        return
+    table = Table(title="schema drift since each asset's first load", title_justify="left")
+    for header in ("asset", "field", "type", "kind", "documents", "first seen (run)", "column"):
+        table.add_column(header, overflow="fold")
+    for d in found:
+        table.add_row(d.asset, d.path, d.bson_type, d.kind, f"{d.documents:,}", d.first_run,
+                      d.column() if d.kind == "new field" else "-")  # fmt: skip
+    console.print(table)
+    console.print(ADOPT.format(asset=asset or "ASSET"))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(status)
+    app.command()(drift)
     app.command()(reconcile)
     app.command()(graph)
     app.command()(rejects)

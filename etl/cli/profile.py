@@ -24,6 +24,7 @@ from rich.table import Table
 
 from etl.definitions import defs
 from etl.engine import TableAsset
+from etl.engine.drift import ADOPT, suggest_column
 from etl.engine.identity import source_key
 from etl.engine.profile import Profile, plain, profile_documents
 from etl.errors import UserFacingError
@@ -118,8 +119,12 @@ def show(p: Profile) -> None:
                       span, read)  # fmt: skip
     console.print(table)
     if p.unmapped:
-        names = ", ".join(f.path for f in p.unmapped)
-        console.print(f"[yellow]unmapped[/] (in the source, read by nothing): {names}")
+        console.print("[yellow]unmapped[/] (in the source, read by nothing), as model columns:")
+        for f in p.unmapped:
+            seen = [t for t, _ in f.types.most_common()]
+            column = suggest_column(f.path, seen, f.presence(p.documents))
+            console.print(f"  {f.path}: [bold]{column}[/]")
+        console.print("  " + ADOPT.format(asset=p.asset))
     for c in p.conflicts.values():
         reasons = "; ".join(f"{r} ({n})" for r, n in c.reasons.most_common(3))
         console.print(

@@ -87,9 +87,11 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
     """One line per asset that fits 80 columns with names never cut: the run id, kind, table
     and full timestamps are in `status --json`; the anomalies column appears when there are."""
     anomalies = any(row.get("cursor_anomalies") for row in rows)
+    drift = any(row.get("drift") for row in rows)
     table = asset_table(
-        "assets (rejects: outstanding documents; watermark and ran: UTC)",
-        ("rows", "rejects", *(("anom.",) if anomalies else ())),
+        "assets (rejects: outstanding documents; drift: new fields or types in the last run; "
+        "times UTC)",
+        ("rows", "rejects", *(("anom.",) if anomalies else ()), *(("drift",) if drift else ())),
         ("watermark", "ran"),
     )
     for row in rows:
@@ -101,6 +103,8 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
         ]
         if anomalies:
             counts.append(f"{row['cursor_anomalies']:,}" if row.get("cursor_anomalies") else "-")
+        if drift:
+            counts.append(f"{row['drift']:,}" if row.get("drift") else "-")
         table.add_row(
             row["asset"],
             f"[{STATUS_STYLE.get(status, 'dim')}]{status}[/]",

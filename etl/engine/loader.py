@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +36,7 @@ from psycopg import sql
 
 from etl.engine.coerce import CoercionError, to_datetime
 from etl.engine.document import Doc
+from etl.engine.drift import inventory, save_inventory
 from etl.engine.identity import source_key
 from etl.engine.reading import is_anomaly
 from etl.engine.spec import TableAsset
@@ -98,6 +100,8 @@ class PreparedBatch:
     unchanged: int = 0
     anomalies: int = 0
     """Documents whose cursor value is missing, not a date or in the future."""
+    fields: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """(path, BSON type) -> documents, over the documents read and not unchanged (drift)."""
     source_ids: list[str] = field(default_factory=list)
     stored: set[str] = field(default_factory=set)
     """Source ids that already have a row (changed documents, not new ones)."""
@@ -127,6 +131,7 @@ class TableLoader:
         *,
         track_seen: bool = False,
         cursor_bound: datetime | None = None,
+        track_fields: bool = True,
     ) -> None:
         self.asset = asset
         self.conn = conn
@@ -138,6 +143,7 @@ class TableLoader:
         self.key = self.parent.primary_key[0]
         self.hash_key = hash_key(asset)
         self.track_seen = track_seen
+        self.track_fields = track_fields
         self.cursor_bound = cursor_bound or datetime.max
         self._staging_ready = False
         self._good_shapes: set[tuple[TableLayout, tuple[str, ...]]] = set()
@@ -166,12 +172,14 @@ class TableLoader:
         identified = self._identify(raws, batch.rejects)
         batch.source_ids = [sid for sid, _, _ in identified]
         stored = self._stored_hashes(lookup, batch.source_ids)
+        changed = []
         for sid, digest, raw in identified:
             if sid in stored:
                 batch.stored.add(sid)
                 if stored[sid] == digest:
                     batch.unchanged += 1
                     continue
+            changed.append(raw)
             item = self._prepare(sid, digest, raw, batch.rejects)
             if item is None:
                 continue
@@ -180,6 +188,8 @@ class TableLoader:
                 batch.rejects.append(Reject(sid, [self._duplicate(item.key, other.source_id)], raw))
                 continue
             batch.items[item.key] = item
+        if self.track_fields:
+            batch.fields = inventory(changed)
         return batch
 
     def write(self, batch: PreparedBatch, collection: str) -> BatchStats:
@@ -188,6 +198,7 @@ class TableLoader:
         rejects = batch.rejects
         if self.track_seen:
             self.remember_present(batch.source_ids)
+        save_inventory(self.conn, self.asset.name, self.run_id, batch.fields)
         owners = self._owners(list(batch.items))  # on the writing connection: sees this run
         todo: list[tuple[Prepared, bool]] = []  # (item, is brand new)
         for key, item in batch.items.items():

@@ -213,7 +213,12 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
             # a read of everything notes which documents exist as it goes; otherwise an
             # `_id`-only scan afterwards does (deletes are noticed by every run)
             loader = TableLoader(
-                asset, conn, ctx.run_id, track_seen=reads_all and had_rows, cursor_bound=bound
+                asset,
+                conn,
+                ctx.run_id,
+                track_seen=reads_all and had_rows,
+                cursor_bound=bound,
+                track_fields=ctx.settings.field_inventory,
             )
             batches = batched(docs, ctx.settings.batch_size)
 
@@ -274,12 +279,16 @@ def _deletions(loader: TableLoader, ctx: RunContext, collection: str, *, scanned
 @contextmanager
 def fewer_gc_pauses(threshold: int = 100_000) -> Iterator[None]:
     """Run the cyclic GC less often while loading: a batch allocates many short-lived,
-    acyclic rows, and the default threshold (700) made collection about 12% of prepare time."""
+    acyclic rows, and the default threshold (700) made collection about 12% of prepare time.
+    What exists before the load (modules, the definitions) is frozen, so the collections that
+    still run do not walk it again and again."""
     before = gc.get_threshold()
     gc.set_threshold(max(threshold, before[0]), *before[1:])
+    gc.freeze()
     try:
         yield
     finally:
+        gc.unfreeze()
         gc.set_threshold(*before)
 
 

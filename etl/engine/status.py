@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from etl.engine.drift import drift
 from etl.engine.graph import AssetGraph
 from etl.engine.state import mark_interrupted
 
@@ -36,6 +38,7 @@ def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, 
     mark_interrupted(conn)
     conn.commit()
     names = list(graph.order)
+    new_in_run = Counter((d.asset, d.first_run) for d in drift(conn))
     with conn.cursor(row_factory=dict_row) as cur:
         runs = {r["asset"]: r for r in cur.execute(LAST_RUNS, [names]).fetchall()}
         marks = {r["asset"]: r for r in cur.execute(WATERMARKS, [names]).fetchall()}
@@ -74,6 +77,7 @@ def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, 
                 "rejects": outstanding,
                 "last_run_rejects": run.get("rejects"),
                 "cursor_anomalies": run.get("cursor_anomalies"),
+                "drift": new_in_run.get((name, str(run.get("run_id"))), 0),
                 "rows_deleted": run.get("rows_deleted"),
                 "watermark": cursor_value.isoformat(timespec="seconds") if cursor_value else None,
                 "error": run.get("error"),

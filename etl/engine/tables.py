@@ -152,9 +152,10 @@ def _compile_validator(model: type[SQLModel], skip: set[str | None]) -> Validato
 
     def validate(row: dict[str, Any]) -> list[str]:
         errors: list[str] = []
-        for column in required:
-            if row.get(column) is None:
-                errors.append(f"{column}: required, missing or null")
+        if required and None in map(row.get, required):  # one C-level pass when all are set
+            for column in required:
+                if row.get(column) is None:
+                    errors.append(f"{column}: required, missing or null")
         for column, allowed in choices:
             value = row.get(column)
             if value is not None and value not in allowed:

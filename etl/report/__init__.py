@@ -12,9 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from etl.engine.drift import drift
 from etl.report.data import QUERIES, fetch
 from etl.report.page import Section, render
-from etl.report.sections import SPECS, build
+from etl.report.sections import SPECS, build, drift_section
 from etl.services.postgres import pg_connect
 from etl.settings import get_settings
 
@@ -43,6 +44,8 @@ def build_report(out_dir: Path | None = None, on_step: Callable[[str], None] | N
             rows = fetch(conn, QUERIES[spec.name])
             step(f"drawing {spec.title.lower()}")
             sections.append(build(spec, rows))
+        step("reading etl.field_inventory")
+        sections.append(drift_section(drift(conn)))
     step("writing the page")
     out.mkdir(parents=True, exist_ok=True)
     for section in sections:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from etl.engine.drift import Drift
 from etl.report import charts
 from etl.report.data import Rows, cheapest_window
 from etl.report.page import Cell, Section, html_table
@@ -178,4 +179,30 @@ def build(spec: Spec, rows: Rows | None) -> Section:
         section.note = spec.nothing
         return section
     spec.fill(section, rows)
+    return section
+
+
+DRIFT_TITLE = "Schema drift"
+DRIFT_CAPTION = (
+    "Fields and types the source documents started to hold after each asset's first load, "
+    "from the field inventory the loader keeps on every run: when they appeared (the run), in "
+    "how many documents. A new field is read by no transform until the model and the transform "
+    "take it (`python -m etl drift` prints the column it would become)."
+)
+
+
+def drift_section(found: list[Drift]) -> Section:
+    """The report's drift card: a table of what appeared, or a note that nothing did."""
+    section = Section("schema_drift", DRIFT_TITLE, DRIFT_CAPTION)
+    if not found:
+        section.note = "No field or type appeared after the first loads."
+        return section
+    rows: list[list[Cell]] = [
+        [d.asset, d.path, d.bson_type, d.kind, f"{d.documents:,}",
+         d.first_seen_at.strftime("%Y-%m-%d %H:%M UTC"), d.first_run]
+        for d in found
+    ]  # fmt: skip
+    headers = ["asset", "field", "type", "kind", "documents", "first seen", "run"]
+    section.table = html_table(headers, rows, numeric={4})
+    section.headline = f"{len(found)} new field(s) or type(s) since the first loads"
     return section

@@ -31,17 +31,29 @@ def _pick(db: Any, collection: str, query: dict[str, Any], rng: random.Random) -
     return rng.choice(candidates) if candidates else None
 
 
+DRIFT_SHARE = 0.3
+
+
 def live_updates(
-    db: Any, steps: int, seed: int | None = None, now: datetime | None = None
+    db: Any,
+    steps: int,
+    seed: int | None = None,
+    now: datetime | None = None,
+    drift: bool = False,
 ) -> dict[str, int]:
-    """Apply `steps` live changes; returns how many inserts/updates each collection got."""
+    """Apply `steps` live changes; returns how many inserts/updates each collection got.
+
+    `drift`: the site changes shape, as real sources do: new events carry a field no transform
+    reads (`client.app_version`), and a share of them have an integer `user_id` instead of a
+    string (a type change the transform still coerces), so drift tracking has something to
+    catch."""
     w = World.create(500, seed if seed is not None else random.randrange(2**31))
     counts: dict[str, int] = {}
     for _ in range(steps):
         at = ms(now or datetime.utcnow())
         w.now = at
         action = w.rng.choices(ACTIONS, weights=WEIGHTS)[0]
-        collection = _step(db, w, action, at)
+        collection = _step(db, w, action, at, drift)
         if collection:
             counts[collection] = counts.get(collection, 0) + 1
     return counts
@@ -51,7 +63,7 @@ def _new_id() -> int:
     return uuid.uuid4().int % 10**12
 
 
-def _step(db: Any, w: World, action: str, at: datetime) -> str | None:
+def _step(db: Any, w: World, action: str, at: datetime, drift: bool = False) -> str | None:
     rng = w.rng
     if action == "new_session":
         doc = d.user_session(w, _new_id())
@@ -60,7 +72,12 @@ def _step(db: Any, w: World, action: str, at: datetime) -> str | None:
         db.user_sessions.insert_one(doc | {"updated_at": at})
         return "user_sessions"
     if action == "new_event":
-        db.event_logs.insert_one(d.event_log(w, _new_id()) | {"timestamp": at, "updated_at": at})
+        event = d.event_log(w, _new_id()) | {"timestamp": at, "updated_at": at}
+        if drift:
+            event["client"] = {"app_version": f"5.{rng.randint(0, 9)}"}
+            if rng.random() < DRIFT_SHARE and isinstance(event.get("user_id"), str):
+                event["user_id"] = int(event["user_id"].lstrip("U") or 0)
+        db.event_logs.insert_one(event)
         return "event_logs"
     if action == "new_search":
         db.search_queries.insert_one(

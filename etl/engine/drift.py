@@ -1,0 +1,194 @@
+"""Schema drift, tracked on every load: what the documents hold, field by field, run by run.
+
+The loader walks each document it reads (not the ones skipped as unchanged) and counts, per
+field path and BSON type, the documents that have it (`inventory`); `save_inventory` adds the
+batch's counts to `etl.field_inventory` in the batch's own transaction, so the inventory is
+exactly as durable as the rows. A (path, type) first seen by a run after the asset's first load
+is drift: a new field, or a new type of a known field. `drift` lists them, with the SQLModel
+column an unmapped new field would become.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from etl.engine.profile import bson_type
+
+TYPE_NAMES = {str: "string", float: "double", bool: "bool", dict: "object", list: "array"}
+
+
+def _walk(value: dict[str, Any], prefix: str, found: set[tuple[str, str]]) -> None:
+    for key, child in value.items():
+        path = prefix + key
+        kind = type(child)
+        found.add((path, TYPE_NAMES.get(kind) or bson_type(child)))
+        if kind is dict:
+            _walk(child, path + ".", found)
+        elif kind is list:
+            _walk_items(child, path + "[]", found)
+
+
+def _walk_items(items: list[Any], path: str, found: set[tuple[str, str]]) -> None:
+    """Array items: each distinct item type once; objects of one shape (keys and value types,
+    as most arrays hold) walked once."""
+    shapes: set[tuple[Any, ...]] = set()
+    for item in items:
+        kind = type(item)
+        if kind is dict:
+            shape = (*item, *map(type, item.values()))
+            if shape in shapes:
+                continue
+            shapes.add(shape)
+            found.add((path, "object"))
+            _walk(item, path + ".", found)
+        else:
+            found.add((path, TYPE_NAMES.get(kind) or bson_type(item)))
+
+
+def inventory(documents: Iterable[dict[str, Any]]) -> Counter[tuple[str, str]]:
+    """(path, BSON type) -> documents that have it, for `documents`.
+
+    Documents of one source mostly share their top level (the same keys, values of the same
+    types): that part is worked out once per shape; only nested objects and arrays are walked
+    for every document."""
+    counts: Counter[tuple[str, str]] = Counter()
+    tops: dict[tuple[Any, ...], tuple[frozenset[tuple[str, str]], tuple[str, ...]]] = {}
+    for raw in documents:
+        types = tuple(map(type, raw.values()))
+        shape = (*raw, *types)
+        known = tops.get(shape)
+        if known is None:
+            top = frozenset((k, TYPE_NAMES.get(type(v)) or bson_type(v)) for k, v in raw.items())
+            nested = tuple(k for k, v in raw.items() if type(v) is dict or type(v) is list)
+            known = (top, nested)
+            if int not in types:  # an int's BSON type (int or long) depends on its value
+                tops[shape] = known
+        top, nested = known
+        if not nested:
+            counts.update(top)
+            continue
+        found = set(top)
+        for key in nested:
+            child = raw[key]
+            if type(child) is dict:
+                _walk(child, key + ".", found)
+            else:
+                _walk_items(child, key + "[]", found)
+        counts.update(found)
+    return counts
+
+
+def save_inventory(
+    conn: psycopg.Connection, asset: str, run_id: str, counts: Counter[tuple[str, str]]
+) -> None:
+    """Add a batch's counts, in the caller's transaction (one statement)."""
+    if not counts:
+        return
+    paths, types, numbers = zip(*((p, t, n) for (p, t), n in counts.items()), strict=True)
+    conn.execute(
+        """
+        INSERT INTO etl.field_inventory AS f (asset, path, bson_type, documents, first_run,
+            first_seen_at, last_run, last_seen_at)
+        SELECT %(asset)s, p, t, n, %(run)s, now(), %(run)s, now()
+        FROM unnest(%(paths)s::text[], %(types)s::text[], %(numbers)s::bigint[]) AS x(p, t, n)
+        ON CONFLICT (asset, path, bson_type) DO UPDATE SET
+            documents = f.documents + EXCLUDED.documents,
+            last_run = EXCLUDED.last_run, last_seen_at = EXCLUDED.last_seen_at
+        """,
+        {"asset": asset, "run": run_id, "paths": list(paths), "types": list(types),
+         "numbers": list(numbers)},
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A (path, type) an asset's documents started to hold after its first load."""
+
+    asset: str
+    path: str
+    bson_type: str
+    documents: int
+    first_run: str
+    first_seen_at: datetime
+    kind: str
+    """'new field' (the path was never seen before) or 'new type' (it was, with other types)."""
+    presence: float
+    """Documents with the path / documents loaded (from the `_id` row of the inventory)."""
+
+    def describe(self) -> str:
+        return f"{self.path} ({self.bson_type}, {self.kind}, {self.documents:,} documents)"
+
+    def column(self) -> str:
+        """The SQLModel field a new field would become (name, type, nullable)."""
+        return suggest_column(self.path, [self.bson_type], self.presence)
+
+
+def suggest_column(path: str, types: list[str], presence: float) -> str:
+    """`name: type | None = Helper()` for a source field: the type from the observed BSON types
+    (the most common one that is not null; mixed numbers widen), nullable unless every document
+    has a non-null value."""
+    name = path.replace("[]", "").rsplit(".", 1)[-1].lower()
+    seen = [t for t in types if t != "null"]
+    if {"int", "long", "double"} >= set(seen) and "double" in seen:
+        kind = "double"
+    elif set(seen) <= {"int", "long"} and "long" in seen:
+        kind = "long"
+    else:
+        kind = seen[0] if seen else "string"
+    python, helper = COLUMNS.get(kind, ("dict[str, Any]", "Json()"))
+    optional = " | None" if presence < 1 or "null" in types else ""
+    return f"{name}: {python}{optional} = {helper}"
+
+
+COLUMNS = {
+    "string": ("str", "Text()"),
+    "int": ("int", "Field()"),
+    "long": ("int", "Field(sa_type=sa.BigInteger)"),
+    "double": ("float", "Field()"),
+    "decimal": ("Decimal", "Field(sa_type=sa.Numeric)"),
+    "date": ("datetime", "Timestamp()"),
+    "bool": ("bool", "Field()"),
+    "objectId": ("str", "Text()"),
+}
+ADOPT = (
+    "to adopt a new field: add it to the model and read it in the transform, then "
+    "`alembic revision --autogenerate -m ...`, `python -m etl migrate` and "
+    "`python -m etl materialize {asset} --full-refresh`"
+)
+
+DRIFT = """
+WITH baseline AS (  -- the run that loaded the asset first: what it saw is not drift
+    SELECT DISTINCT ON (asset) asset, first_run FROM etl.field_inventory
+    ORDER BY asset, first_seen_at
+),
+totals AS (
+    SELECT asset, documents FROM etl.field_inventory WHERE path = '_id'
+)
+SELECT f.asset, f.path, f.bson_type, f.documents, f.first_run, f.first_seen_at,
+    CASE WHEN EXISTS (
+        SELECT 1 FROM etl.field_inventory o
+        WHERE o.asset = f.asset AND o.path = f.path AND o.first_seen_at < f.first_seen_at
+    ) THEN 'new type' ELSE 'new field' END AS kind,
+    coalesce(f.documents::float / nullif((SELECT sum(documents) FROM totals t
+        WHERE t.asset = f.asset), 0), 0) AS presence
+FROM etl.field_inventory f JOIN baseline b ON b.asset = f.asset
+WHERE f.first_run <> b.first_run AND (%(asset)s::text IS NULL OR f.asset = %(asset)s)
+  AND (%(run)s::text IS NULL OR f.first_run = %(run)s)
+ORDER BY f.asset, f.first_seen_at, f.path, f.bson_type
+"""
+
+
+def drift(
+    conn: psycopg.Connection, asset: str | None = None, run_id: str | None = None
+) -> list[Drift]:
+    """What appeared after each asset's first load (of one asset, or first seen by one run)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(DRIFT, {"asset": asset, "run": run_id}).fetchall()
+    return [Drift(**row) for row in rows]
