@@ -89,9 +89,9 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
     anomalies = any(row.get("cursor_anomalies") for row in rows)
     drift = any(row.get("drift") for row in rows)
     table = asset_table(
-        "assets (rejects: outstanding documents; drift: new fields or types in the last run; "
-        "times UTC)",
-        ("rows", "rejects", *(("anom.",) if anomalies else ()), *(("drift",) if drift else ())),
+        "assets (rej.: outstanding rejected documents; drift: new fields or types in the last "
+        "run; times UTC)",
+        ("rows", "rej.", *(("anom.",) if anomalies else ()), *(("drift",) if drift else ())),
         ("watermark", "ran"),
     )
     for row in rows:
