@@ -15,7 +15,6 @@ from dags.local import run_dag
 from etl.cli.inspect import drift, status
 from etl.errors import UserFacingError, mask_url
 from etl.migrations import upgrade
-from etl.report import build_report
 from etl.services.postgres import postgres_url
 from etl.settings import get_settings
 
@@ -83,7 +82,6 @@ def demo(
     drift(asset="event_logs", as_json=False)
 
     step("5. status, quality report and analytics report")
-    build_report()  # again: it now has the drift section
     status()
     settings = get_settings()
     docs = settings.gx_dir.resolve() / "uncommitted/data_docs/local_site/index.html"
