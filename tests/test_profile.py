@@ -91,5 +91,15 @@ def test_the_profile_command_prints_json_for_a_collection(mongo: Any) -> None:
     assert profile["unmapped"] == ["source"]
     event_id = next(f for f in profile["fields"] if f["path"] == "event_id")
     assert event_id["types"] == {"string": 5} and event_id["read"] is True
-    half = CliRunner().invoke(app, ["profile", "event_logs", "--json", "--sample", "0.5"])
-    assert json.loads(half.output)[0]["documents"] < 5  # deterministic, by _id hash
+
+
+def test_a_sample_is_a_deterministic_share_of_the_documents(mongo: Any) -> None:
+    mongo.event_logs.insert_many([shop_docs.event_log(i, _id=i) for i in range(1, 201)])
+    runs = [
+        json.loads(
+            CliRunner().invoke(app, ["profile", "event_logs", "--json", "--sample", "0.5"]).output
+        )[0]["documents"]
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]  # the same documents every time (by a hash of their _id)
+    assert 60 < runs[0] < 140  # about half of 200 (binomial: outside this is 1 in 10**8)
