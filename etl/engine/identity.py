@@ -26,6 +26,8 @@ from typing import Any
 from bson import Decimal128, ObjectId, json_util
 from bson.int64 import Int64
 
+from etl.engine.guards import text_problem
+
 MAX_PLAIN = 512
 _CANONICAL = json_util.CANONICAL_JSON_OPTIONS
 
@@ -42,7 +44,7 @@ def source_key(value: Any) -> str:
 
 def _tagged(value: Any) -> str:
     if type(value) is str:
-        if "\x00" in value or not _encodable(value):
+        if text_problem(value):  # NUL or a lone surrogate: PostgreSQL text cannot hold it
             return "json:" + json_util.dumps(value, json_options=_CANONICAL)
         return "str:" + value
     if isinstance(value, bool):
@@ -63,13 +65,3 @@ def _tagged(value: Any) -> str:
         return "json:" + json_util.dumps(value, json_options=_CANONICAL)
     except (TypeError, ValueError, OverflowError):  # not representable: still exact per value
         return "repr:" + repr(value)
-
-
-def _encodable(text: str) -> bool:
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from a source with invalid UTF-8
-        return False
-    return True

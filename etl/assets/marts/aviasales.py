@@ -10,7 +10,7 @@ come from `key`).
 from __future__ import annotations
 
 from etl.assets.marts.queries import query
-from etl.engine import AssetCheck, Incremental, asset_check, sql_asset
+from etl.engine import AssetCheck, Incremental, SqlAsset, asset_check, sql_asset
 
 GROUP = "dwh"
 ROUTE = ("origin", "destination", "currency")
@@ -113,16 +113,20 @@ route_avg_price_checks = (
     ),
 )
 
-booking_window_checks = (
-    asset_check(
-        booking_window,
+def positive_index(mart: SqlAsset) -> AssetCheck:
+    return asset_check(
+        mart,
         "expect_column_values_to_be_between",
         "blocking",
         description="a price index is positive",
         column="price_index",
         min_value=0,
         strict_min=True,
-    ),
+    )
+
+
+booking_window_checks = (
+    positive_index(booking_window),
     asset_check(
         booking_window,
         "unexpected_rows_expectation",
@@ -147,15 +151,7 @@ weekday_prices_checks = (
         min_value=1,
         max_value=7,
     ),
-    asset_check(
-        weekday_prices,
-        "expect_column_values_to_be_between",
-        "blocking",
-        description="a price index is positive",
-        column="price_index",
-        min_value=0,
-        strict_min=True,
-    ),
+    positive_index(weekday_prices),
 )
 
 CHECKS: tuple[AssetCheck, ...] = (
