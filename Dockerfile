@@ -7,10 +7,15 @@ USER airflow
 WORKDIR /opt/airflow/project
 
 # Dependencies first (cached until pyproject.toml changes). Pinning apache-airflow to the image's
-# own version stops pip from up- or downgrading Airflow; [fab] is the auth manager compose uses.
+# own version stops pip from up- or downgrading Airflow, and Airflow's constraints file for that
+# version pins every package they share to the set Airflow was released and tested with; [fab] is
+# the auth manager compose uses, [celery] the executor of the celery profile.
 COPY --chown=airflow:root pyproject.toml README.md ./
 RUN mkdir -p etl models generator ingest dags \
-    && pip install --no-cache-dir "apache-airflow[fab]==${AIRFLOW_VERSION}" . \
+    && py="$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')" \
+    && pip install --no-cache-dir \
+        --constraint "https://raw.githubusercontent.com/apache/airflow/constraints-${AIRFLOW_VERSION}/constraints-${py}.txt" \
+        "apache-airflow[fab,celery]==${AIRFLOW_VERSION}" . \
     && pip uninstall -y mongo-assets
 
 COPY --chown=airflow:root alembic.ini ./

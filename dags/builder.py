@@ -112,6 +112,37 @@ class AssetTasks:
         return figures | {"rows": r.rows_written}
 
     @with_task_log
+    def plan_ranges(self, name: str, **context: Any) -> list[dict[str, Any]]:
+        """Plan (or resume) a partitioned snapshot of the asset: one entry per range still to
+        load, each becoming a mapped `load_<asset>` task; none for an incremental run."""
+        params = context["params"]
+        if name not in self.defs.graph.select(params.get("selection") or "*"):
+            raise AirflowSkipException(f"{name} is not in selection {params.get('selection')!r}")
+        run_id = context["dag_run"].run_id if context.get("dag_run") else None
+        snapshot = self.defs.plan_snapshot(
+            name, full_refresh=bool(params.get("full_refresh")), run_id=run_id
+        )
+        if snapshot is None:
+            log.info("%s: incremental run, no snapshot to split", name)
+            return []
+        log.info("%s: %s, loading %d range(s)", name, snapshot.describe(), len(snapshot.remaining))
+        return [
+            {"name": name, "snapshot_id": snapshot.snapshot_id, "index": r.index}
+            for r in snapshot.remaining
+        ]
+
+    @with_task_log
+    def load_range(self, name: str, snapshot_id: str, index: int, **context: Any) -> dict[str, Any]:
+        """Load one `_id` range of the asset's snapshot (resumes at its checkpoint on retry)."""
+        r = self.defs.load_range(name, snapshot_id, index)
+        log.info(
+            "%s range %d: %d documents read (%d unchanged), rows %s, %d rejects",
+            name, index, r.documents_read, r.documents_unchanged, r.rows_written or "{}",
+            r.rejects,
+        )  # fmt: skip
+        return {"documents_read": r.documents_read, "rejects": r.rejects, "rows": r.rows_written}
+
+    @with_task_log
     def run_checkpoint(self, name: str, **context: Any) -> dict[str, Any]:
         """Validate the asset's tables; blocking failures fail the task, warnings are logged."""
         from etl.quality import run_checks, suites_for_asset
@@ -201,9 +232,14 @@ def build_dag(
     schedule: str | None = DEFAULT_SCHEDULE,
     checked: set[str] | None = None,
     max_active_tasks: int = 8,
+    range_workers: int = 2,
 ) -> DAG:
     """The DAG for `defs`. `checked`: assets that get a checkpoint (default: those with Great
-    Expectations suites)."""
+    Expectations suites). A table asset declared `partitioned` gets three tasks: `plan_<asset>`
+    plans (or resumes) a snapshot's ranges, `load_<asset>` is mapped over them (at most
+    `range_workers` at once in a DAG run; the executor spreads them over its workers), and the
+    asset's own task finishes the snapshot (deletes, watermark) or, when no snapshot was
+    needed, runs the ordinary incremental load."""
     from etl.quality import suites_for_asset
 
     graph = defs.graph
@@ -232,6 +268,7 @@ def build_dag(
         doc_md=__doc__,
     )
     gate: dict[str, Any] = {}  # what downstream assets wait on: the checkpoint, or the asset
+    entry: dict[str, Any] = {}  # what waits on upstream assets: the plan task, or the asset
     with dag:
         finals = [
             PythonOperator(
@@ -258,7 +295,11 @@ def build_dag(
                         trigger_rule=TriggerRule.NONE_FAILED,
                         doc_md=asset.description or None,
                     )
-                    gate[name] = task
+                    gate[name] = entry[name] = task
+                    if isinstance(asset, TableAsset) and asset.partitioned:
+                        plan, load = _range_tasks(tasks, name, range_workers)
+                        load >> task
+                        entry[name] = plan
                     if name in checked:
                         check = PythonOperator(
                             task_id=f"check_{name}",
@@ -273,9 +314,32 @@ def build_dag(
                         task >> finals
         for name in graph.order:
             for upstream in sorted(graph.upstream[name]):
-                gate[upstream] >> dag.get_task(name)
+                gate[upstream] >> entry[name]
         for declared in defs.checks:  # a check that reads another asset's table runs after it
             for read in declared.reads:
                 if declared.asset.name in checked and read.name != declared.asset.name:
                     dag.get_task(read.name) >> dag.get_task(f"check_{declared.asset.name}")
     return dag
+
+
+def _range_tasks(tasks: AssetTasks, name: str, range_workers: int) -> tuple[Any, Any]:
+    """`plan_<name>` >> `load_<name>`, mapped over the planned ranges.
+
+    No range (an incremental run) leaves the mapped task skipped, and the asset's task (trigger
+    rule none_failed) runs the incremental load; a failed range stops the asset's task, and the
+    next DAG run's plan resumes the snapshot (finished ranges are not loaded again).
+    """
+    plan = PythonOperator(
+        task_id=f"plan_{name}",
+        python_callable=tasks.plan_ranges,
+        op_kwargs={"name": name},
+        doc_md="Plans (or resumes) a partitioned snapshot: the `_id` ranges still to load.",
+    )
+    load = PythonOperator.partial(
+        task_id=f"load_{name}",
+        python_callable=tasks.load_range,
+        max_active_tis_per_dagrun=range_workers,
+        doc_md="Loads one `_id` range of the snapshot, from its checkpoint.",
+    ).expand(op_kwargs=plan.output)
+    plan >> load
+    return plan, load

@@ -80,5 +80,8 @@ def run_dag(selection: str = "*", full_refresh: bool = False) -> DagRunReport:
         run = dag.test(run_conf={"selection": selection, "full_refresh": full_refresh})
     finally:
         os.environ.pop(IN_PROCESS, None)
-    tasks = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+    tasks = {  # a mapped task's instances as load_x[0], load_x[1], ...
+        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state)
+        for ti in run.get_task_instances()
+    }
     return DagRunReport(str(run.state), tasks, time.monotonic() - started)

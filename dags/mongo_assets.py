@@ -9,4 +9,5 @@ dag = build_dag(
     defs,
     schedule=settings.airflow_schedule or None,
     max_active_tasks=settings.airflow_max_active_tasks,
+    range_workers=settings.workers,
 )

@@ -34,7 +34,9 @@ from psycopg import sql
 
 from etl.definitions import defs
 from etl.engine import TableAsset
+from etl.engine.partitions import IdRange
 from etl.engine.reconcile import reconcile
+from etl.engine.state import Watermark
 from etl.migrations import upgrade
 from etl.services.postgres import pg_connect, postgres_url
 from etl.settings import Settings, get_settings
@@ -61,10 +63,62 @@ def session_documents(n: int, seed: int = 42) -> Iterator[dict[str, Any]]:
     """
     templates = list(_templates(min(n, TEMPLATES), seed))
     for i in range(n):
-        yield templates[i % len(templates)] | {
-            "_id": ObjectId(i.to_bytes(12, "big")),
-            "session_id": f"sess_{i:09d}",
-        }
+        yield _document(i, templates)
+
+
+def _document(i: int, templates: list[dict[str, Any]]) -> dict[str, Any]:
+    return templates[i % len(templates)] | {"_id": doc_id(i), "session_id": f"sess_{i:09d}"}
+
+
+def doc_id(i: int) -> ObjectId:
+    """Document i's `_id`: increasing with i, so a range of ids is a range of documents."""
+    return ObjectId(i.to_bytes(12, "big"))
+
+
+class SessionRanges:
+    """The benchmark's documents as a `RangeSource` (etl.engine.partitions): a partitioned load
+    reads the same documents as the single-process passes, split by `_id`."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n = n
+        self.templates = list(_templates(min(n, TEMPLATES), seed))
+
+    def split(self, collection: str, parts: int) -> list[IdRange]:
+        cuts = [self.n * j // parts for j in range(parts + 1)]
+        return [
+            IdRange(j, doc_id(cuts[j]) if j else None,
+                    doc_id(cuts[j + 1]) if j < parts - 1 else None, cuts[j + 1] - cuts[j])
+            for j in range(parts)
+        ]  # fmt: skip
+
+    def read(
+        self, collection: str, id_range: IdRange, after: tuple[Any] | None
+    ) -> Iterator[dict[str, Any]]:
+        start = _index(id_range.lower) if id_range.lower is not None else 0
+        if after is not None:
+            start = max(start, _index(after[0]) + 1)
+        stop = _index(id_range.upper) if id_range.upper is not None else self.n
+        for i in range(start, stop):
+            yield _document(i, self.templates)
+
+    def ids(self, collection: str) -> Iterator[Any]:
+        return (doc_id(i) for i in range(self.n))
+
+    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[dict[str, Any]]:
+        return (_document(_index(i), self.templates) for i in ids if _index(i) < self.n)
+
+    def high_water(self, collection: str, cursor: str, bound: datetime) -> Watermark | None:
+        k = len(self.templates)
+
+        def last(t: int) -> int:  # the last document made from template t
+            return t + (self.n - 1 - t) // k * k
+
+        best = max(range(k), key=lambda t: (self.templates[t][cursor], last(t)))
+        return Watermark(self.templates[best][cursor], doc_id(last(best)))
+
+
+def _index(oid: ObjectId) -> int:
+    return int.from_bytes(oid.binary, "big")
 
 
 def _templates(count: int, seed: int) -> Iterator[dict[str, Any]]:
@@ -176,6 +230,11 @@ class BenchResult:
     mart: MartTimes | None = None
     reconcile_s: float | None = None
     """`reconcile` of the loaded table against the same documents (hash + COPY + compare)."""
+    partitioned: Pass | None = None
+    """The first load again as a partitioned snapshot (`partitions` ranges, `workers` processes)."""
+    partitions: int = 1
+    workers: int = 1
+    worker_peak_rss_mb: float | None = None
 
     def figures(self) -> dict[str, Any]:
         ceiling, first, second, without = (p for p in self.passes)
@@ -192,6 +251,18 @@ class BenchResult:
             "peak_rss_mb": round(self.peak_rss_mb, 1),
             "mart": asdict(self.mart) if self.mart else None,
             "reconcile_s": self.reconcile_s,
+            "partitioned": (
+                None
+                if self.partitioned is None
+                else asdict(self.partitioned)
+                | {
+                    "partitions": self.partitions,
+                    "workers": self.workers,
+                    "docs_per_s": round(self.partitioned.docs_per_s),
+                    "speedup_vs_single_process": round(first.seconds / self.partitioned.seconds, 2),
+                    "worker_peak_rss_mb": self.worker_peak_rss_mb,
+                }
+            ),
         }
 
 
@@ -221,8 +292,8 @@ def _with_database(url: str, database: str) -> str:
 def _truncate(url: str) -> None:
     with pg_connect(url, autocommit=True) as conn:
         conn.execute(
-            f"TRUNCATE {', '.join(TABLES)}, etl.watermarks, etl.rejects, etl.field_inventory "
-            "CASCADE"
+            f"TRUNCATE {', '.join(TABLES)}, etl.watermarks, etl.rejects, etl.field_inventory, "
+            "etl.snapshots, etl.snapshot_ranges CASCADE"
         )
 
 
@@ -275,6 +346,8 @@ def run_bench(
     *,
     seed: int = 42,
     batch_size: int | None = None,
+    partitions: int = 1,
+    workers: int = 1,
     on_pass: Callable[[Pass], None] = lambda p: None,
 ) -> BenchResult:
     base = get_settings()
@@ -299,7 +372,33 @@ def run_bench(
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         reconcile_s = _reconcile_pass(url, n, seed)
         mart = _mart_pass(url, settings)
-    return BenchResult(n, batch, passes, peak, mart, reconcile_s)
+        bench = BenchResult(n, batch, passes, peak, mart, reconcile_s)
+        if partitions > 1:
+            _truncate(url)
+            bench.partitioned = _partitioned_pass(settings, n, seed, partitions, workers)
+            bench.partitions, bench.workers = partitions, workers
+            children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            bench.worker_peak_rss_mb = round(children, 1) if workers > 1 else None
+            on_pass(bench.partitioned)
+    return bench
+
+
+def _partitioned_pass(settings: Settings, n: int, seed: int, partitions: int, workers: int) -> Pass:
+    """The first load as a partitioned snapshot of the same documents (etl.engine.snapshot)."""
+    t = time.perf_counter()
+    summary = defs.materialize(
+        "user_sessions",
+        settings=settings,
+        partitions=partitions,
+        workers=workers,
+        range_source=SessionRanges(n, seed),
+    )
+    elapsed = time.perf_counter() - t
+    outcome = summary["user_sessions"]
+    if outcome.status != "success" or outcome.result.documents_read != n:
+        raise RuntimeError(f"benchmark partitioned load failed: {outcome.error}")
+    name = f"first load, {partitions} ranges, {workers} workers"
+    return Pass(name, outcome.result.documents_read, outcome.result.total_rows, elapsed)
 
 
 def _reconcile_pass(url: str, n: int, seed: int) -> float:

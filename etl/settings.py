@@ -61,6 +61,22 @@ class Settings(BaseSettings):
         description="Keep the per-asset inventory of field paths and types on every load "
         "(schema drift); off only to measure its cost.",
     )
+    partitions: int = Field(
+        4,
+        ge=1,
+        le=1024,
+        validation_alias="ETL_PARTITIONS",
+        description="`_id` ranges a snapshot (first load, full refresh) of an asset declared "
+        "`partitioned` is split into; `materialize --partitions` overrides it for any asset.",
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        le=256,
+        validation_alias="ETL_WORKERS",
+        description="Local processes loading a snapshot's ranges (`materialize --workers`); in "
+        "Airflow, the mapped range tasks of one asset allowed to run at once.",
+    )
     reconcile_check: Literal["warning", "error", "off"] = Field(
         "warning",
         validation_alias="ETL_RECONCILE_CHECK",

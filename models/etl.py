@@ -95,3 +95,76 @@ class FieldInventory(SQLModel, table=True):
     first_seen_at: datetime = Timestamp()
     last_run: str = Text()
     last_seen_at: datetime = Timestamp()
+
+
+SnapshotStatus = Literal["open", "finished"]
+RangeStatus = Literal["pending", "running", "done", "failed"]
+
+
+@checked
+class Snapshot(SQLModel, table=True):
+    """A partitioned snapshot of one table asset (first load or full refresh), split into
+    `_id` ranges that workers load independently (etl.engine.snapshot). At most one is open per
+    asset; the watermark is written once, when it is finished."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (
+        sa.Index(
+            "uq_snapshots_open_asset",
+            "asset",
+            unique=True,
+            postgresql_where=sa.text("status = 'open'"),
+        ),
+        SCHEMA,
+    )
+
+    snapshot_id: str = Text(primary_key=True)
+    asset: str = Text()
+    collection: str = Text()
+    run_id: str = Text(description="the run that planned it (rejects and drift carry it)")
+    status: SnapshotStatus = Text()
+    full_refresh: bool = Field(default=False)
+    first_load: bool = Field(
+        default=True, description="the asset's tables were empty when it was planned"
+    )
+    cursor_bound: datetime | None = Timestamp(
+        description="the highest cursor date of the collection (up to started_at) before any "
+        "range was read: the watermark set when it finishes (None: no document had a date)"
+    )
+    cursor_last_id: dict[str, Any] | None = Json(
+        description="the _id of that document (extended JSON): the watermark's tie-break"
+    )
+    partitions: int = Field(ge=1)
+    started_at: datetime = Timestamp()
+    finished_at: datetime | None = Timestamp()
+
+
+@checked
+class SnapshotRange(SQLModel, table=True):
+    """One `_id` range of a snapshot and how far it got: `checkpoint` (the last `_id` loaded)
+    is committed with each batch's rows, so a killed worker's range resumes after it."""
+
+    __tablename__ = "snapshot_ranges"
+    __table_args__ = SCHEMA
+
+    snapshot_id: str = Field(
+        sa_type=sa.Text,
+        foreign_key="etl.snapshots.snapshot_id",
+        primary_key=True,
+        ondelete="CASCADE",
+    )
+    index: int = Field(primary_key=True, ge=0)
+    lower: dict[str, Any] | None = Json(description="inclusive lower _id (extended JSON)")
+    upper: dict[str, Any] | None = Json(description="exclusive upper _id (extended JSON)")
+    expected: int | None = Field(default=None, ge=0, description="documents counted at planning")
+    status: RangeStatus = Text()
+    checkpoint: dict[str, Any] | None = Json(description="the last _id loaded (extended JSON)")
+    documents_read: int = Field(default=0, ge=0)
+    documents_unchanged: int = Field(default=0, ge=0)
+    rows_written: dict[str, Any] = Json(default_factory=dict)
+    rejects: int = Field(default=0, ge=0)
+    cursor_anomalies: int = Field(default=0, ge=0)
+    worker: str | None = Text(description="host:pid of the process loading it")
+    attempts: int = Field(default=0, ge=0)
+    error: str | None = Text()
+    updated_at: datetime | None = Timestamp()

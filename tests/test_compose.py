@@ -24,9 +24,9 @@ from etl.settings import Settings
 from generator.settings import GeneratorSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-OFFICIAL = re.compile(r"^(postgres|mongo|nginx|apache/airflow):(?!latest$)[\w.\-]+$")
+OFFICIAL = re.compile(r"^(postgres|mongo|nginx|redis|apache/airflow):(?!latest$)[\w.\-]+$")
 VARIABLE = re.compile(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)(?:(:?[-?])([^}]*))?\}")
-AIRFLOW_OWN = ("AIRFLOW__", "_AIRFLOW_")
+AIRFLOW_OWN = ("AIRFLOW__", "_AIRFLOW_", "DUMB_INIT_")  # Airflow's and its image's entrypoint
 GENERATOR = ["python", "-m", "generator"]
 
 
@@ -193,3 +193,41 @@ def test_the_commands_it_runs_exist(compose: dict[str, Any], name: str) -> None:
     assert result.exit_code == 0, result.output
     for option in (a for a in args if a.startswith("--")):
         assert option in result.output, option
+
+
+def test_the_celery_profile_runs_workers_a_broker_and_a_triggerer() -> None:
+    services = interpolated()["services"]
+    celery = {n for n, s in services.items() if "celery" in (s.get("profiles") or [])}
+    assert celery == {"redis", "airflow-worker", "airflow-triggerer"}
+    assert all(not s.get("profiles") for n, s in services.items() if n not in celery)
+    for name, service in services.items():  # every official image pinned to a version
+        if "build" not in service:
+            assert re.search(r":\d", service["image"]), (name, service["image"])
+    worker = services["airflow-worker"]
+    assert worker["command"] == "celery worker" and "build" in worker
+    env = worker["environment"]
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
+    assert (broker.scheme, broker.hostname, broker.port) == ("redis", "redis", 6379)
+    assert broker.password == "dummy-redis_password"
+    assert "dummy-redis_password" in services["redis"]["command"]
+    backend = make_url(env["AIRFLOW__CELERY__RESULT_BACKEND"].removeprefix("db+"))
+    assert (backend.host, backend.database) == ("postgres", "airflow")
+    assert services["airflow-worker"]["depends_on"]["redis"]["condition"] == "service_healthy"
+    # no replica count or container_name: `--scale airflow-worker=N` works
+    assert "container_name" not in worker and "replicas" not in worker.get("deploy", {})
+    # the scheduler switches to Celery when (and only when) the broker of the profile exists
+    scheduler = services["airflow-scheduler"]
+    script = scheduler["command"][-1]
+    assert "getent hosts redis" in script and "AIRFLOW__CORE__EXECUTOR=CeleryExecutor" in script
+    assert script.strip().endswith("exec airflow scheduler")
+    assert scheduler["depends_on"]["redis"] == {"condition": "service_healthy", "required": False}
+    assert scheduler["environment"]["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+
+
+def test_the_image_installs_with_airflows_constraints() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    install = text[text.index("pip install --no-cache-dir \\") :]
+    install = install[: install.index("pip uninstall")]
+    assert "--constraint" in install and "constraints-${AIRFLOW_VERSION}/constraints-" in install
+    assert '"apache-airflow[fab,celery]==${AIRFLOW_VERSION}"' in install

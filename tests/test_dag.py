@@ -21,19 +21,38 @@ def build(**options):
     return build_dag(defs, **options)
 
 
+PARTITIONED = {"user_sessions", "event_logs", "request_logs"}
+
+
 def test_one_task_per_asset_a_checkpoint_per_checked_asset_and_data_docs(graph) -> None:
     checked = {"user_sessions", "products"}
     dag = build(checked=checked, schedule=None)
+    assert {n for n, a in graph.assets.items() if getattr(a, "partitioned", False)} == PARTITIONED
     expected = set(graph.assets) | {f"check_{n}" for n in checked}
+    expected |= {f"{step}_{n}" for n in PARTITIONED for step in ("plan", "load")}
     expected |= {"data_docs", "analytics_report"}
     assert {t.task_id for t in dag.tasks} == expected
+
+
+def test_a_partitioned_asset_plans_then_maps_one_task_per_range(graph) -> None:
+    from airflow.sdk.definitions.mappedoperator import MappedOperator
+
+    dag = build(checked=None, schedule=None, range_workers=3)
+    plan, load = dag.get_task("plan_user_sessions"), dag.get_task("load_user_sessions")
+    assert isinstance(load, MappedOperator) and not isinstance(plan, MappedOperator)
+    assert load.max_active_tis_per_dagrun == 3
+    assert load.upstream_task_ids == {"plan_user_sessions"}
+    assert dag.get_task("user_sessions").upstream_task_ids == {"load_user_sessions"}
+    assert dag.get_task("user_sessions").trigger_rule == "none_failed"
+    # the upstream ingest step gates the plan of the asset reading its collection
+    assert dag.get_task("plan_request_logs").upstream_task_ids == {"collect_fares"}
 
 
 def test_edges_mirror_the_asset_graph_through_checkpoints(graph) -> None:
     checked = {n for n in graph.assets if graph.assets[n].kind == "table"}
     dag = build(checked=checked, schedule=None)
     for name in graph.order:
-        task = dag.get_task(name)
+        task = dag.get_task(f"plan_{name}" if name in PARTITIONED else name)
         gates = {f"check_{u}" if u in checked else u for u in graph.upstream[name]}
         assert task.upstream_task_ids == gates, name
         if name in checked:
@@ -89,6 +108,15 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     report = run_dag("*")
     assert report.state == "success", report.tasks
     assert set(report.tasks.values()) == {"success"}
+    # the first load of a partitioned asset: one mapped task per range (ETL_PARTITIONS=4)
+    assert {t for t in report.tasks if t.startswith("load_user_sessions")} == {
+        f"load_user_sessions[{i}]" for i in range(4)
+    }
+    ranges = db.execute(
+        "SELECT count(*), sum(documents_read) FROM etl.snapshot_ranges r JOIN etl.snapshots s"
+        " USING (snapshot_id) WHERE s.asset = 'user_sessions' AND s.status = 'finished'"
+    ).fetchone()
+    assert ranges == (4, 60)
     assert db.execute("SELECT count(*) FROM shop.user_sessions").fetchone()[0] == 60
     runs = db.execute("SELECT DISTINCT run_id FROM etl.asset_runs").fetchall()
     assert len(runs) == 1 and runs[0][0].startswith("manual__")  # the Airflow run id
@@ -118,6 +146,12 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     assert events[0] == "task check_user_sessions started (in-process run)"
     assert any(e.startswith("shop.user_sessions: ") and "expectations" in e for e in events)
     assert any(e.startswith("reconcile: user_sessions: 60 documents = 60 rows") for e in events)
+    # the next run is incremental: the plan yields no range, the asset's task loads
+    again = run_dag("user_sessions")
+    assert again.state == "success", again.tasks
+    assert again.tasks["plan_user_sessions"] == "success"
+    assert again.tasks["load_user_sessions"] == "skipped"  # mapped over nothing
+    assert again.tasks["user_sessions"] == "success"
     from etl.quality import build_docs
 
     index = build_docs(defs)

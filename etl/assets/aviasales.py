@@ -65,7 +65,12 @@ def requested_day(request: Doc, field: str) -> date | None:
 
 
 @table_asset(
-    source=LOG_COLLECTION, parent=RequestLog, children=(Ticket,), group=GROUP, name="request_logs"
+    source=LOG_COLLECTION,
+    parent=RequestLog,
+    children=(Ticket,),
+    group=GROUP,
+    name="request_logs",
+    partitioned=True,  # one document per fare search, with every offer: the bulk of the data
 )
 def request_logs(doc: Doc) -> Rows:
     """Every call made through the proxy (failures included) and the offers each one found."""

@@ -32,7 +32,11 @@ GROUP = "shop"
 
 
 @table_asset(
-    source="user_sessions", parent=UserSession, children=(SessionPage, SessionAction), group=GROUP
+    source="user_sessions",
+    parent=UserSession,
+    children=(SessionPage, SessionAction),
+    group=GROUP,
+    partitioned=True,  # the largest collection: its snapshots are split into `_id` ranges
 )
 def user_sessions(doc: Doc) -> Rows:
     """Browsing sessions with the pages they visited and the actions they took."""
@@ -81,7 +85,7 @@ def products(doc: Doc) -> Rows:
     }
 
 
-@table_asset(source="event_logs", parent=EventLog, group=GROUP)
+@table_asset(source="event_logs", parent=EventLog, group=GROUP, partitioned=True)
 def event_logs(doc: Doc) -> Rows:
     """Site events; `details` differs by event type and stays JSONB."""
     return {

@@ -22,6 +22,18 @@ def bench(
         int | None, typer.Option(min=1, help="Documents per batch (default: ETL_BATCH_SIZE).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic documents.")] = 42,
+    partitions: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=1024,
+            help="Also time the first load as a partitioned snapshot of K `_id` ranges "
+            "(1: skip that pass).",
+        ),
+    ] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, max=256, help="Processes loading the ranges (with --partitions).")
+    ] = 2,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Benchmark the real transform + load path on user_sessions-shaped documents.
@@ -31,7 +43,9 @@ def bench(
     inventory, to show its cost), and a full refresh over unchanged
     documents; a reconcile of the loaded table against the same documents; then the
     incremental mart user_activity_daily, built in full and after one
-    day's sessions were reloaded. Prints documents/s, rows/s, peak RSS and the mart timings.
+    day's sessions were reloaded. With --partitions K: the first load again as a partitioned
+    snapshot (K `_id` ranges, --workers processes). Prints documents/s, rows/s, peak RSS and
+    the mart timings.
     """
 
     def show(p: Pass) -> None:
@@ -40,7 +54,14 @@ def bench(
 
     if not as_json:
         console.print(f"benchmarking {documents:,} user_sessions documents…")
-    result = run_bench(documents, seed=seed, batch_size=batch_size, on_pass=show)
+    result = run_bench(
+        documents,
+        seed=seed,
+        batch_size=batch_size,
+        partitions=partitions,
+        workers=workers,
+        on_pass=show,
+    )
     figures = result.figures()
     if as_json:
         typer.echo(json.dumps(figures, indent=2))
@@ -50,7 +71,7 @@ def bench(
     )
     for header in ("pass", "documents", "rows", "seconds", "docs/s", "rows/s"):
         table.add_column(header, justify="left" if header == "pass" else "right")
-    for p in result.passes:
+    for p in [*result.passes, *([result.partitioned] if result.partitioned else [])]:
         table.add_row(
             p.name,
             f"{p.documents:,}",
@@ -71,6 +92,14 @@ def bench(
         console.print(
             f"reconcile of the {documents:,} loaded documents: {result.reconcile_s:.2f} s "
             f"({result.reconcile_s / first.seconds:.0%} of the first load's time)"
+        )
+    if result.partitioned:
+        part = figures["partitioned"]
+        rss = result.worker_peak_rss_mb
+        console.print(
+            f"partitioned first load ({result.partitions} ranges, {result.workers} workers): "
+            f"{part['speedup_vs_single_process']:.2f}x the single process"
+            + (f"; peak RSS of the largest worker {rss:.0f} MB" if rss else "")
         )
     if result.mart:
         m = result.mart

@@ -26,11 +26,22 @@ SelectionArg = Annotated[
 ]
 
 
-def run_and_report(selection: str, full_refresh: bool) -> RunSummary:
+def run_and_report(
+    selection: str,
+    full_refresh: bool,
+    partitions: int | None = None,
+    workers: int | None = None,
+) -> RunSummary:
     """Materialise with a progress display and print the summary table (shared with `demo`)."""
     defs.graph.select(selection)  # fail on a bad selection before starting anything
     with asset_progress(console) as progress:
-        summary = defs.materialize(selection, full_refresh=full_refresh, progress=progress)
+        summary = defs.materialize(
+            selection,
+            full_refresh=full_refresh,
+            progress=progress,
+            partitions=partitions,
+            workers=workers,
+        )
     console.print(summary_table(summary))
     for note in summary_notes(summary):
         console.print(f"[yellow]{note}[/]")
@@ -51,13 +62,36 @@ def materialize_command(
             "delete rows whose source document no longer exists.",
         ),
     ] = False,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            "--partitions",
+            min=1,
+            max=1024,
+            help="Split a snapshot (first load or --full-refresh) of each selected table asset "
+            "into K `_id` ranges of about equal size, loaded and checkpointed independently "
+            "(1: one reader, no split). Default: ETL_PARTITIONS for assets declared "
+            "partitioned, 1 for the others. Incremental runs are never split.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=256,
+            help="Local processes loading those ranges at once. Default: ETL_WORKERS.",
+        ),
+    ] = None,
 ) -> None:
     """Materialise the selected assets in dependency order.
 
     Incremental by default: each table asset reads only documents changed since its watermark.
+    A partitioned snapshot that was interrupted (killed worker, lost server) is resumed by the
+    next run of its asset: finished ranges are kept, the others continue from their checkpoint.
     Exits 1 if any asset failed (its downstream assets are skipped, unrelated ones still run).
     """
-    summary = run_and_report(selection, full_refresh)
+    summary = run_and_report(selection, full_refresh, partitions, workers)
     if not summary.ok:
         raise typer.Exit(1)
 

@@ -11,6 +11,7 @@ from etl.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from etl.engine.graph import AssetGraph
+    from etl.engine.partitions import RangeSource
 
 
 @dataclass
@@ -53,6 +54,13 @@ class RunContext:
     """Overrides where a table asset's documents come from (benchmarks feed in-memory docs)."""
     graph: AssetGraph | None = None
     """The graph being materialised (a mart asks it for its upstream assets)."""
+    partitions: int | None = None
+    """Ranges of a snapshot (first load, full refresh) of any table asset; None: the setting
+    ETL_PARTITIONS for assets declared `partitioned`, one range (no split) for the others."""
+    workers: int | None = None
+    """Local processes loading those ranges; None: the setting ETL_WORKERS."""
+    range_source: RangeSource | None = None
+    """Overrides where partitioned snapshots read (benchmarks); None: MongoDB."""
 
     def upstream_of(self, asset: str) -> list[str]:
         return sorted(self.graph.upstream.get(asset, ())) if self.graph else []
@@ -62,6 +70,13 @@ class RunContext:
         from etl.services.postgres import postgres_url
 
         return postgres_url(self.settings)
+
+    @cached_property
+    def ranges(self) -> RangeSource:
+        """Where partitioned snapshots split and read collections."""
+        from etl.engine.partitions import MongoRanges
+
+        return self.range_source or MongoRanges(self.mongo)
 
     @cached_property
     def mongo(self) -> Any:

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from etl.engine.checks import AssetCheck
+from etl.engine.context import AssetResult
 from etl.engine.graph import AssetGraph
-from etl.engine.runner import RunSummary, materialize
+from etl.engine.runner import RunSummary, load_snapshot_range, materialize, plan_snapshot_ranges
+from etl.engine.snapshot import Snapshot
 from etl.engine.spec import Asset, AssetDeclarationError, SqlAsset
 
 
@@ -68,3 +70,11 @@ class Definitions:
     def materialize(self, selection: str | None = None, **options: Any) -> RunSummary:
         """`etl.engine.materialize` over these definitions' graph (see its options)."""
         return materialize(selection, graph=self.graph, **options)
+
+    def plan_snapshot(self, name: str, **options: Any) -> Snapshot | None:
+        """`etl.engine.runner.plan_snapshot_ranges` over these definitions' graph."""
+        return plan_snapshot_ranges(name, graph=self.graph, **options)
+
+    def load_range(self, name: str, snapshot_id: str, index: int, **options: Any) -> AssetResult:
+        """`etl.engine.runner.load_snapshot_range` over these definitions' graph."""
+        return load_snapshot_range(name, snapshot_id, index, graph=self.graph, **options)

@@ -91,7 +91,9 @@ def save_inventory(
     """Add a batch's counts, in the caller's transaction (one statement)."""
     if not counts:
         return
-    paths, types, numbers = zip(*((p, t, n) for (p, t), n in counts.items()), strict=True)
+    # sorted: workers loading ranges of one asset upsert the same keys; one order, no deadlock
+    ordered = sorted(counts.items())
+    paths, types, numbers = zip(*((p, t, n) for (p, t), n in ordered), strict=True)
     conn.execute(
         """
         INSERT INTO etl.field_inventory AS f (asset, path, bson_type, documents, first_run,

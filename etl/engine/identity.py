@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -65,3 +66,29 @@ def _tagged(value: Any) -> str:
         return "json:" + json_util.dumps(value, json_options=_CANONICAL)
     except (TypeError, ValueError, OverflowError):  # not representable: still exact per value
         return "repr:" + repr(value)
+
+
+_PLAIN: dict[str, Callable[[str], Any]] = {
+    "str": str,
+    "int": int,
+    "double": float,
+    "uuid": uuid.UUID,
+    "date": datetime.fromisoformat,
+}
+
+
+def parse_source_key(key: str) -> tuple[bool, Any]:
+    """The `_id` a `source_id` was made from: (True, value), or (False, None) for the forms
+    that cannot be reversed (`sha256:`, `repr:`)."""
+    if ":" not in key:
+        return (True, ObjectId(key)) if key != "null" else (True, None)
+    tag, _, text = key.partition(":")
+    if tag in _PLAIN:
+        return True, _PLAIN[tag](text)
+    if tag == "bool":
+        return True, text == "true"
+    if tag == "decimal":
+        return True, Decimal128(text)
+    if tag == "json":
+        return True, json_util.loads(text, json_options=_CANONICAL)
+    return False, None

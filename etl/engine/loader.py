@@ -185,7 +185,9 @@ class TableLoader:
                 continue
             other = batch.items.get(item.key)
             if other is not None:
-                batch.rejects.append(Reject(sid, [self._duplicate(item.key, other.source_id)], raw))
+                batch.rejects.append(
+                    Reject(sid, [self.duplicate_reason(item.key, other.source_id)], raw)
+                )
                 continue
             batch.items[item.key] = item
         if self.track_fields:
@@ -204,12 +206,14 @@ class TableLoader:
         for key, item in batch.items.items():
             owner = owners.get(key)
             if owner is not None and owner != item.source_id:
-                rejects.append(Reject(item.source_id, [self._duplicate(key, owner)], item.raw))
+                rejects.append(
+                    Reject(item.source_id, [self.duplicate_reason(key, owner)], item.raw)
+                )
             else:
                 todo.append((item, owner is None and item.source_id not in batch.stored))
         self._write_isolating(todo, stats, rejects)
         stats.rejects = len(rejects)
-        self._write_rejects(rejects, collection)
+        self.record_rejects(rejects, collection)
         return stats
 
     def remember_present(self, source_ids: Iterable[str]) -> int:
@@ -225,6 +229,14 @@ class TableLoader:
             "(SELECT 1 FROM seen_source_ids s WHERE s.source_id = t.source_id)"
         ).format(t=self.parent.ident)
         return self.conn.execute(query).rowcount
+
+    def key_of(self, raw: dict[str, Any]) -> Any:
+        """The parent key the transform gives `raw` (None if it gives none or raises)."""
+        try:
+            row = self.asset.transform(Doc(raw)).get(self.asset.parent)
+        except Exception:
+            return None
+        return row.get(self.key) if isinstance(row, dict) else None
 
     # -- steps ------------------------------------------------------------------------------
 
@@ -331,7 +343,8 @@ class TableLoader:
         )
         return dict(self.conn.execute(query, [keys]).fetchall())
 
-    def _duplicate(self, key: Any, owner: str) -> str:
+    def duplicate_reason(self, key: Any, owner: str) -> str:
+        """The reject reason of a document whose key belongs to document `owner`."""
         return f"{self.key}: {key!r} is already the key of document {owner}"
 
     # -- writing ----------------------------------------------------------------------------
@@ -471,7 +484,7 @@ class TableLoader:
                 counts[child.qualified] = cur.rowcount
         return counts
 
-    def _write_rejects(self, rejects: list[Reject], collection: str) -> None:
+    def record_rejects(self, rejects: list[Reject], collection: str) -> None:
         """All rejects in one COPY; if that is refused, one by one, each falling back to a
         printable copy of its document: a reject is always recorded, never fatal."""
         if not rejects:

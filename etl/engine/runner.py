@@ -6,27 +6,31 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from etl.engine.batches import fewer_gc_pauses, write_batches
 from etl.engine.coerce import CoercionError, to_datetime
 from etl.engine.context import AssetResult, ProgressHook, RunContext, _no_progress
 from etl.engine.graph import AssetGraph
 from etl.engine.identity import source_key
-from etl.engine.loader import PreparedBatch, TableLoader
+from etl.engine.loader import TableLoader
 from etl.engine.reading import is_anomaly, present_source_ids, read_changed, run_bound
+from etl.engine.snapshot import (
+    Snapshot,
+    current_snapshot,
+    finish_snapshot,
+    load_range,
+    plan_snapshot,
+)
 from etl.engine.spec import Asset, TableAsset
 from etl.engine.state import (
     Watermark,
@@ -38,6 +42,7 @@ from etl.engine.state import (
     release_asset_lock,
     save_watermark,
 )
+from etl.engine.workers import load_ranges
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.migrations import require_current
 from etl.services.mongo import id_projection, read_collection
@@ -82,11 +87,17 @@ def materialize(
     run_id: str | None = None,
     progress: ProgressHook = _no_progress,
     document_source: Any = None,
+    partitions: int | None = None,
+    workers: int | None = None,
+    range_source: Any = None,
 ) -> RunSummary:
     """Run the selected assets in topological order.
 
     A failing asset marks its downstream assets (in the selection) skipped, with the reason;
-    unrelated assets still run. Raises only for a bad selection or unreachable services
+    unrelated assets still run. `partitions` / `workers`: split snapshots (first loads, full
+    refreshes) of the selected table assets into that many `_id` ranges, loaded by that many
+    local processes (etl.engine.snapshot); None: the settings, for assets declared
+    `partitioned`. Raises only for a bad selection or unreachable services
     (`ServiceUnavailable`, before any work, or when PostgreSQL goes away mid-run).
     """
     names = graph.select(selection)
@@ -97,8 +108,15 @@ def materialize(
         progress=progress,
         document_source=document_source,
         graph=graph,
+        partitions=partitions,
+        workers=workers,
+        range_source=range_source,
     )
-    if document_source is None and any(graph.assets[n].sources for n in names):
+    if (
+        document_source is None
+        and range_source is None
+        and any(graph.assets[n].sources for n in names)
+    ):
         ctx.mongo  # noqa: B018  (connect now: an unreachable MongoDB fails before any work)
     outcomes: dict[str, AssetOutcome] = {}
     try:
@@ -119,6 +137,59 @@ def materialize(
     except psycopg.OperationalError as exc:  # the server went away mid-run
         raise lost_postgres(ctx.postgres_url, exc) from None
     return RunSummary(ctx.run_id, [outcomes[n] for n in names])
+
+
+def plan_snapshot_ranges(
+    name: str,
+    *,
+    graph: AssetGraph,
+    full_refresh: bool = False,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+    partitions: int | None = None,
+) -> Snapshot | None:
+    """The snapshot a run of table asset `name` would load in ranges (resumed or planned now),
+    or None when it is an ordinary incremental load: the plan step of an orchestrator that runs
+    each range as its own task (dags/builder.py). Holds the asset's lock while planning."""
+    asset = graph.assets[name]
+    if not isinstance(asset, TableAsset):
+        raise UserFacingError(f"asset {name!r} is not a table asset: it has no ranges")
+    ctx = RunContext(
+        run_id=run_id or new_run_id(),
+        full_refresh=full_refresh,
+        settings=settings or get_settings(),
+        graph=graph,
+        partitions=partitions,
+    )
+    try:
+        with pg_connect(ctx.postgres_url, autocommit=True) as records:
+            require_current(records, ctx.postgres_url)
+            acquire_asset_lock(records, name, ctx.settings.lock_timeout)
+            try:
+                return open_or_plan_snapshot(asset, ctx)
+            finally:
+                release_asset_lock(records, name)
+    except psycopg.OperationalError as exc:
+        raise lost_postgres(ctx.postgres_url, exc) from None
+
+
+def load_snapshot_range(
+    name: str,
+    snapshot_id: str,
+    index: int,
+    *,
+    graph: AssetGraph,
+    settings: Settings | None = None,
+) -> AssetResult:
+    """Load one range of asset `name`'s open snapshot (one orchestrator task per range)."""
+    asset = graph.assets[name]
+    if not isinstance(asset, TableAsset):
+        raise UserFacingError(f"asset {name!r} is not a table asset: it has no ranges")
+    ctx = RunContext(run_id=snapshot_id, settings=settings or get_settings(), graph=graph)
+    try:
+        return load_range(asset, ctx, snapshot_id, index)
+    except psycopg.OperationalError as exc:
+        raise lost_postgres(ctx.postgres_url, exc) from None
 
 
 def lost_postgres(url: str, exc: BaseException) -> ServiceUnavailable:
@@ -173,20 +244,49 @@ def run_one(asset: Asset, ctx: RunContext, records: psycopg.Connection) -> Asset
 # -- table assets ----------------------------------------------------------------------------
 
 
-def batched(docs: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
-    iterator = iter(docs)
-    while batch := list(islice(iterator, size)):
-        yield batch
-
-
 def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
+    """An open partitioned snapshot of the asset is resumed and finished; a snapshot that needs
+    doing (first load, full refresh) is partitioned when the asset or the run asks for ranges
+    (etl.engine.snapshot); everything else is one reader in this process (`load_in_process`)."""
+    snapshot = open_or_plan_snapshot(asset, ctx)
+    if snapshot is None:
+        return load_in_process(asset, ctx)
+    workers = ctx.workers or ctx.settings.workers
+    load_ranges(asset, ctx, snapshot, workers)
+    with pg_connect(ctx.postgres_url) as conn:
+        done = current_snapshot(conn, asset.name) or snapshot
+    return finish_snapshot(asset, ctx, done)
+
+
+def partitions_for(asset: TableAsset, ctx: RunContext) -> int:
+    """How many ranges a snapshot of `asset` is split into in this run."""
+    if ctx.partitions is not None:
+        return ctx.partitions
+    return ctx.settings.partitions if asset.partitioned else 1
+
+
+def open_or_plan_snapshot(asset: TableAsset, ctx: RunContext) -> Snapshot | None:
+    """The asset's open snapshot (resumed, whatever this run asked), a new one when this run
+    reads the whole collection and wants it in ranges, or None (load in one process)."""
+    with pg_connect(ctx.postgres_url) as conn:
+        if current_snapshot(conn, asset.name) is None:
+            parts = partitions_for(asset, ctx)
+            if parts <= 1:
+                return None
+            before = None if ctx.full_refresh else load_watermark(conn, asset.name, asset.source)
+            if before is not None and before.cursor_value is not None:
+                return None  # an incremental run: nothing to split
+            if ctx.document_source is not None and ctx.range_source is None:
+                return None  # documents fed in (tests, benchmarks) without ranges
+    return plan_snapshot(asset, ctx, partitions_for(asset, ctx))
+
+
+def load_in_process(asset: TableAsset, ctx: RunContext) -> AssetResult:
     """Read changed documents and load them batch by batch, one commit per batch.
 
-    Two stages overlap: a worker thread prepares batch k+1 (pure Python: hash, transform,
-    validate) while this thread writes batch k and PostgreSQL processes it, so the load runs at
-    about the pace of the slower stage rather than their sum. At most two batches are in memory.
-    After the last batch, rows of documents deleted from the collection are removed (see
-    `_deletions`), in the transaction that commits the final watermark.
+    Each batch commits with the watermark it reached (etl.engine.batches). After the last batch,
+    rows of documents deleted from the collection are removed (see `_deletions`), in the
+    transaction that commits the final watermark.
     """
     result = AssetResult()
     collection = asset.source
@@ -196,7 +296,6 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
         fewer_gc_pauses(),
         pg_connect(url) as conn,
         pg_connect(url, autocommit=True) as lookup,
-        ThreadPoolExecutor(1, thread_name_prefix=f"prepare-{asset.name}") as pool,
     ):
         try:
             before = None if ctx.full_refresh else load_watermark(conn, asset.name, collection)
@@ -220,29 +319,17 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
                 cursor_bound=bound,
                 track_fields=ctx.settings.field_inventory,
             )
-            batches = batched(docs, ctx.settings.batch_size)
-
-            def prepare_next() -> tuple[list[dict[str, Any]], PreparedBatch] | None:
-                raws = next(batches, None)
-                return None if raws is None else (raws, loader.prepare(raws, lookup))
-
             mark = before
             ctx.progress(asset.name, 0, total)
-            pending = pool.submit(prepare_next)
-            while (ready := pending.result()) is not None:
-                pending = pool.submit(prepare_next)
-                raws, prepared = ready
-                stats = loader.write(prepared, collection)
-                mark = _advance(mark, raws, asset.cursor, bound)
+            for batch in write_batches(
+                loader, docs, batch_size=ctx.settings.batch_size, lookup=lookup,
+                collection=collection,
+            ):  # fmt: skip
+                mark = _advance(mark, batch.raws, asset.cursor, bound)
                 if mark is not None:
                     save_watermark(conn, asset.name, collection, mark, ctx.run_id)
                 conn.commit()
-                result.documents_read += stats.read
-                result.documents_unchanged += stats.unchanged
-                result.rejects += stats.rejects
-                result.cursor_anomalies += prepared.anomalies
-                for table, count in stats.rows.items():
-                    result.add_rows(table, count)
+                batch.add_to(result)
                 ctx.progress(asset.name, result.documents_read, total)
             if had_rows and (reads_all or asset.detect_deletes):
                 result.rows_deleted = _deletions(loader, ctx, collection, scanned=reads_all)
@@ -274,22 +361,6 @@ def _deletions(loader: TableLoader, ctx: RunContext, collection: str, *, scanned
             )
         loader.remember_present(ids)
     return loader.delete_absent()
-
-
-@contextmanager
-def fewer_gc_pauses(threshold: int = 100_000) -> Iterator[None]:
-    """Run the cyclic GC less often while loading: a batch allocates many short-lived,
-    acyclic rows, and the default threshold (700) made collection about 12% of prepare time.
-    What exists before the load (modules, the definitions) is frozen, so the collections that
-    still run do not walk it again and again."""
-    before = gc.get_threshold()
-    gc.set_threshold(max(threshold, before[0]), *before[1:])
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*before)
 
 
 def _advance(

@@ -76,6 +76,9 @@ class TableAsset(Asset):
     """Scan the collection's `_id`s after each incremental run to remove rows of deleted
     documents; turn off for collections too large to scan every run (then only
     `--full-refresh` removes them)."""
+    partitioned: bool = False
+    """A snapshot (first load, full refresh) is split into ETL_PARTITIONS `_id` ranges loaded
+    in parallel: by local processes, or by one Airflow mapped task per range."""
 
     kind: str = field(init=False, default="table")
 
@@ -175,6 +178,7 @@ def table_asset(
     cursor: str = "updated_at",
     deps: tuple[str, ...] = (),
     detect_deletes: bool = True,
+    partitioned: bool = False,
 ) -> Callable[[Transform], TableAsset]:
     """Declare a table asset: `source` collection → `parent` table (+ `children` tables).
 
@@ -196,6 +200,7 @@ def table_asset(
             cursor=cursor,
             code_version=code_version_of(fn),
             detect_deletes=detect_deletes,
+            partitioned=partitioned,
         )
         return asset
 

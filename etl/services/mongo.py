@@ -63,6 +63,13 @@ def read_collection(database: Any, name: str) -> Any:
     return database.get_collection(name, codec_options=READ_OPTIONS)
 
 
+def forget_clients() -> None:
+    """Drop cached montydb clients without closing them: a forked worker process calls this,
+    so it opens its own sqlite connections instead of sharing its parent's."""
+    with _monty_lock:
+        _monty_clients.clear()
+
+
 def _monty_client(path: Path) -> Any:
     from montydb import MontyClient, set_storage
 

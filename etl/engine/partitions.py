@@ -1,0 +1,192 @@
+"""Splitting a collection into `_id` ranges of about equal size, and reading one range.
+
+Why `_id`: it is the one field every document has, it is indexed, and it never changes, so a
+range read now and resumed later covers the same documents (a cursor field would move).
+
+MongoDB compares values of one BSON type only (type bracketing: `{_id: {$gte: ObjectId(..)}}`
+never matches a string `_id`). So the boundaries are values of ONE type, T (the type of most
+`_id`s), and range 0 is "everything not >= the first boundary": `_id`s of every other type land
+there, so the ranges cover the collection whatever its `_id`s are, and never overlap:
+
+    range 0      : NOT (_id >= b1)
+    range i      : _id >= b_i AND NOT (_id >= b_(i+1))
+    range K-1    : _id >= b_(K-1)
+
+Boundaries come from the server's own means where it has them (`$bucketAuto` on a real
+MongoDB), from quantiles of an `_id` scan on montydb (which has no `$bucketAuto`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from bson import ObjectId
+from bson.int64 import Int64
+
+from etl.engine.state import Watermark
+from etl.services.mongo import id_projection, read_collection
+
+# Python types whose ordering is MongoDB's ordering within their bracket, with the $type alias
+ORDERABLE: dict[type, str] = {
+    ObjectId: "objectId",
+    str: "string",
+    int: "number",
+    Int64: "number",
+    float: "number",
+    datetime: "date",
+}
+
+
+@dataclass(frozen=True)
+class IdRange:
+    """One range: `lower` inclusive, `upper` exclusive; None = unbounded. `expected`: the
+    documents counted in it when it was planned (for progress; the collection may change)."""
+
+    index: int
+    lower: Any = None
+    upper: Any = None
+    expected: int | None = None
+
+    def query(self, after: tuple[Any] | None = None) -> dict[str, Any]:
+        """The range's filter; `after` = (last `_id` loaded,) to resume after it."""
+        clauses: list[dict[str, Any]] = []
+        if self.lower is not None:
+            clauses.append({"_id": {"$gte": self.lower}})
+        if self.upper is not None:
+            clauses.append({"_id": {"$not": {"$gte": self.upper}}})
+        if after is not None:
+            # "not <= the checkpoint": later values of its type and every value of another
+            # type (re-read; the hash skip makes a document loaded before cost a lookup)
+            clauses.append({"_id": {"$not": {"$lte": after[0]}}})
+        if not clauses:
+            return {}
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def bracket(value: Any) -> str | None:
+    """The `$type` alias of an orderable `_id` (None: not usable as a boundary)."""
+    if isinstance(value, float) and value != value:  # NaN sorts apart from the numbers
+        return None
+    return ORDERABLE.get(type(value))
+
+
+def ranges_from_boundaries(boundaries: list[Any], counts: list[int] | None = None) -> list[IdRange]:
+    """K-1 increasing boundaries of one type -> K ranges (see the module docstring)."""
+    edges: list[Any] = [None, *boundaries, None]
+    return [
+        IdRange(i, edges[i], edges[i + 1], counts[i] if counts else None)
+        for i in range(len(edges) - 1)
+    ]
+
+
+def quantile_ranges(ids: list[Any], parts: int) -> list[IdRange]:
+    """Ranges of about equal size from every `_id` of the collection (any order, any types)."""
+    kinds = Counter(bracket(i) for i in ids)
+    kinds.pop(None, None)
+    if parts <= 1 or not kinds:
+        return [IdRange(0, expected=len(ids))]
+    kind = kinds.most_common(1)[0][0]
+    typed = sorted(i for i in ids if bracket(i) == kind)
+    boundaries: list[Any] = []
+    for j in range(1, parts):
+        value = typed[len(typed) * j // parts]
+        if (not boundaries or value > boundaries[-1]) and value > typed[0]:
+            boundaries.append(value)
+    others = len(ids) - len(typed)
+    cuts = [0, *(_bisect_left(typed, b) for b in boundaries), len(typed)]
+    counts = [cuts[i + 1] - cuts[i] for i in range(len(cuts) - 1)]
+    counts[0] += others
+    return ranges_from_boundaries(boundaries, counts)
+
+
+def _bisect_left(values: list[Any], x: Any) -> int:
+    from bisect import bisect_left
+
+    return bisect_left(values, x)
+
+
+class RangeSource(Protocol):
+    """Where a partitioned snapshot reads: split a collection, read one range in `_id` order."""
+
+    def split(self, collection: str, parts: int) -> list[IdRange]: ...
+
+    def read(
+        self, collection: str, id_range: IdRange, after: tuple[Any] | None
+    ) -> Iterator[dict[str, Any]]: ...
+
+    def ids(self, collection: str) -> Iterator[Any]:
+        """Every `_id` now in the collection (deletes detection after the snapshot)."""
+        ...
+
+    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[dict[str, Any]]:
+        """The documents with these `_id`s (those that still exist)."""
+        ...
+
+    def high_water(self, collection: str, cursor: str, bound: datetime) -> Watermark | None:
+        """The last (cursor, `_id`) in (cursor, `_id`) order among documents whose cursor is a
+        date up to `bound`: where a single reader of the whole collection would stop."""
+        ...
+
+
+class MongoRanges:
+    """`RangeSource` over a pymongo or montydb database."""
+
+    def __init__(self, database: Any) -> None:
+        self.database = database
+        self.is_server = id_projection(database) is not None
+
+    def split(self, collection: str, parts: int) -> list[IdRange]:
+        coll = read_collection(self.database, collection)
+        if parts <= 1:
+            return [IdRange(0, expected=coll.count_documents({}))]
+        if not self.is_server:  # montydb: no $bucketAuto; quantiles of a scan
+            return quantile_ranges([d["_id"] for d in coll.find({}, None)], parts)
+        return self._buckets(coll, parts)
+
+    def _buckets(self, coll: Any, parts: int) -> list[IdRange]:
+        """`$bucketAuto` over the `_id`s of the type of the largest `_id` (ObjectId, usually)."""
+        top = next(iter(coll.find({}, {"_id": 1}).sort("_id", -1).limit(1)), None)
+        kind = bracket(top["_id"]) if top else None
+        if kind is None:
+            return [IdRange(0)]
+        buckets = list(
+            coll.aggregate(
+                [
+                    {"$match": {"_id": {"$type": kind}}},
+                    {"$bucketAuto": {"groupBy": "$_id", "buckets": parts}},
+                ],
+                allowDiskUse=True,
+            )
+        )
+        boundaries = [b["_id"]["min"] for b in buckets[1:]]
+        counts = [int(b["count"]) for b in buckets]
+        if counts:  # _ids of other types (and NaN) are read by range 0
+            counts[0] += coll.count_documents({"_id": {"$not": {"$type": kind}}})
+        return ranges_from_boundaries(boundaries, counts or None)
+
+    def read(
+        self, collection: str, id_range: IdRange, after: tuple[Any] | None
+    ) -> Iterator[dict[str, Any]]:
+        coll = read_collection(self.database, collection)
+        return iter(coll.find(id_range.query(after)).sort("_id", 1))
+
+    def ids(self, collection: str) -> Iterator[Any]:
+        coll = read_collection(self.database, collection)
+        for doc in coll.find({}, id_projection(self.database)):
+            yield doc["_id"]
+
+    def high_water(self, collection: str, cursor: str, bound: datetime) -> Watermark | None:
+        coll = read_collection(self.database, collection)
+        # $lte against a date matches dates only (type bracketing): strings, nulls are skipped
+        top = coll.find({cursor: {"$lte": bound}}).sort([(cursor, -1), ("_id", -1)]).limit(1)
+        doc = next(iter(top), None)
+        value = doc.get(cursor) if doc else None
+        return Watermark(value, doc["_id"]) if doc and isinstance(value, datetime) else None
+
+    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[dict[str, Any]]:
+        coll = read_collection(self.database, collection)
+        return iter(coll.find({"_id": {"$in": ids}}))
