@@ -113,7 +113,6 @@ route_avg_price_checks = (
     ),
 )
 
-
 def positive_index(mart: SqlAsset) -> AssetCheck:
     return asset_check(
         mart,
