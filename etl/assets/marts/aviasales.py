@@ -113,6 +113,7 @@ route_avg_price_checks = (
     ),
 )
 
+
 def positive_index(mart: SqlAsset) -> AssetCheck:
     return asset_check(
         mart,
