@@ -6,7 +6,8 @@ second pass sees the very same documents. Everything runs in a scratch database 
 configured server (created and dropped here), never in the warehouse itself.
 
 Four measurements, one process:
-- ceiling: the same rows, flattened ahead of time (untimed), COPYed into empty tables;
+- ceiling: the same rows, flattened ahead of time (untimed), COPYed (binary, as the loader
+  does) into empty tables;
 - first load: `materialize("user_sessions")` into empty tables (transform, hash, COPY, merge);
 - second load: a full refresh over the same documents, where nothing changed;
 - the first load again without the schema-drift field inventory (ETL_FIELD_INVENTORY off):
@@ -24,8 +25,8 @@ import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
@@ -34,6 +35,7 @@ from psycopg import sql
 
 from etl.definitions import defs
 from etl.engine import TableAsset
+from etl.engine.binary_copy import column_oids
 from etl.engine.partitions import IdRange
 from etl.engine.reconcile import reconcile
 from etl.engine.state import Watermark
@@ -235,6 +237,8 @@ class BenchResult:
     partitions: int = 1
     workers: int = 1
     worker_peak_rss_mb: float | None = None
+    compared: list[Pass] = field(default_factory=list)
+    """The same documents through another tool (`--compare dlt`, etl.compare)."""
 
     def figures(self) -> dict[str, Any]:
         ceiling, first, second, without = (p for p in self.passes)
@@ -263,6 +267,10 @@ class BenchResult:
                     "worker_peak_rss_mb": self.worker_peak_rss_mb,
                 }
             ),
+            "compared": [
+                asdict(p) | {"docs_per_s": round(p.docs_per_s), "rows_per_s": round(p.rows_per_s)}
+                for p in self.compared
+            ],
         }
 
 
@@ -298,15 +306,18 @@ def _truncate(url: str) -> None:
 
 
 def _ceiling(url: str, n: int, seed: int, batch: int) -> Pass:
+    """The same rows, flattened ahead of time (untimed), in the loader's COPY format (binary,
+    etl.engine.binary_copy): what loading costs with no transform, no checks, no merge."""
     _truncate(url)
     copy_seconds, rows = 0.0, 0
     docs = session_documents(n, seed)
     with pg_connect(url) as conn:
+        types = {t: column_oids(conn, t, CEILING_COLUMNS[t]) for t in TABLES}
         while True:
             chunk: dict[str, list[tuple[Any, ...]]] = {t: [] for t in TABLES}
             for _, doc in zip(range(batch), docs, strict=False):
                 for table, table_rows in flatten(doc).items():
-                    chunk[table].extend(table_rows)
+                    chunk[table].extend(map(_aware, table_rows))
             if not chunk[TABLES[0]]:
                 break
             t = time.perf_counter()
@@ -314,16 +325,22 @@ def _ceiling(url: str, n: int, seed: int, batch: int) -> Pass:
                 for table, table_rows in chunk.items():
                     schema, name = table.split(".")
                     cols = sql.SQL(", ").join(map(sql.Identifier, CEILING_COLUMNS[table]))
-                    query = sql.SQL("COPY {} ({}) FROM STDIN").format(
+                    query = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
                         sql.Identifier(schema, name), cols
                     )
                     with cur.copy(query) as copy:
+                        copy.set_types(types[table])
                         for row in table_rows:
                             copy.write_row(row)
                     rows += len(table_rows)
             conn.commit()
             copy_seconds += time.perf_counter() - t
     return Pass("plain COPY (ceiling)", n, rows, copy_seconds)
+
+
+def _aware(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Dates as the loader writes them (aware UTC), which binary COPY into timestamptz needs."""
+    return tuple(v.replace(tzinfo=UTC) if type(v) is datetime else v for v in row)
 
 
 def _engine_pass(name: str, settings: Settings, n: int, seed: int, full_refresh: bool) -> Pass:
@@ -348,6 +365,7 @@ def run_bench(
     batch_size: int | None = None,
     partitions: int = 1,
     workers: int = 1,
+    compare: str | None = None,
     on_pass: Callable[[Pass], None] = lambda p: None,
 ) -> BenchResult:
     base = get_settings()
@@ -380,6 +398,14 @@ def run_bench(
             children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             bench.worker_peak_rss_mb = round(children, 1) if workers > 1 else None
             on_pass(bench.partitioned)
+        if compare == "dlt":
+            from etl.compare import dlt_passes
+
+            for name, docs, rows, seconds in dlt_passes(
+                url, lambda: session_documents(n, seed), n
+            ):
+                bench.compared.append(Pass(name, docs, rows, seconds))
+                on_pass(bench.compared[-1])
     return bench
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -12,6 +13,12 @@ from rich.table import Table
 from etl.bench import Pass, run_bench
 
 console = Console()
+
+
+class Compare(StrEnum):
+    """Tools `bench --compare` can load the same documents with."""
+
+    dlt = "dlt"
 
 
 def bench(
@@ -34,6 +41,13 @@ def bench(
     workers: Annotated[
         int, typer.Option(min=1, max=256, help="Processes loading the ranges (with --partitions).")
     ] = 2,
+    compare: Annotated[
+        Compare | None,
+        typer.Option(
+            help="Also load the same documents with another tool into the same server and "
+            "print both (dlt: its merge on session_id; needs pip install -e '.[compare]').",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Benchmark the real transform + load path on user_sessions-shaped documents.
@@ -60,6 +74,7 @@ def bench(
         batch_size=batch_size,
         partitions=partitions,
         workers=workers,
+        compare=compare.value if compare else None,
         on_pass=show,
     )
     figures = result.figures()
@@ -71,7 +86,8 @@ def bench(
     )
     for header in ("pass", "documents", "rows", "seconds", "docs/s", "rows/s"):
         table.add_column(header, justify="left" if header == "pass" else "right")
-    for p in [*result.passes, *([result.partitioned] if result.partitioned else [])]:
+    extra = [*([result.partitioned] if result.partitioned else []), *result.compared]
+    for p in [*result.passes, *extra]:
         table.add_row(
             p.name,
             f"{p.documents:,}",
@@ -100,6 +116,14 @@ def bench(
             f"partitioned first load ({result.partitions} ranges, {result.workers} workers): "
             f"{part['speedup_vs_single_process']:.2f}x the single process"
             + (f"; peak RSS of the largest worker {rss:.0f} MB" if rss else "")
+        )
+    if result.compared:
+        ours_first, ours_again = result.passes[1], result.passes[2]
+        theirs_first, theirs_again = result.compared
+        console.print(
+            f"dlt: first load {theirs_first.docs_per_s:,.0f} docs/s "
+            f"(ours {ours_first.docs_per_s / theirs_first.docs_per_s:.1f}x that), unchanged "
+            f"re-run {theirs_again.seconds:.1f} s (ours {ours_again.seconds:.1f} s)"
         )
     if result.mart:
         m = result.mart

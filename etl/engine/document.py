@@ -165,8 +165,9 @@ class Doc:
 
     def json(self, path: str) -> Any:
         """A free-form value kept as JSONB (BSON types rendered as JSON)."""
-        self._read(f"{path}.*")
-        self._read(f"{path}[]")
+        if self._reads is not None:
+            self._read(f"{path}.*")
+            self._read(f"{path}[]")
         return self._coerce(path, coerce.to_json)
 
     def obj(self, path: str) -> Doc:
@@ -213,7 +214,8 @@ class Doc:
         self, path: str, convert: Callable[[Any], Any] = coerce.to_text
     ) -> Iterator[tuple[builtins.int, Any]]:
         """(position, value) for each scalar in an array, coerced with `convert`."""
-        self._read(f"{path}[]")
+        if self._reads is not None:
+            self._read(f"{path}[]")
         for position, item in enumerate(self._list(path)):
             try:
                 yield position, convert(item)
@@ -222,7 +224,8 @@ class Doc:
 
     def mapping(self, path: str) -> Iterator[tuple[str, Any]]:
         """(key, value) for a free-form object whose entries become child rows."""
-        self._read(f"{path}.*")
+        if self._reads is not None:
+            self._read(f"{path}.*")
         value = self._get(path)
         if value is None:
             return iter(())

@@ -38,6 +38,20 @@ def _walk(value: dict[str, Any], prefix: str, found: set[tuple[str, str]]) -> No
 def _walk_items(items: list[Any], path: str, found: set[tuple[str, str]]) -> None:
     """Array items: each distinct item type once; objects of one shape (keys and value types,
     as most arrays hold) walked once."""
+    kinds = set(map(type, items))  # one C-level pass; most arrays hold one type
+    if dict not in kinds:
+        for kind in kinds:  # scalars: a type's name depends on the value only for ints
+            if kind is int:
+                found.update((path, bson_type(item)) for item in items if type(item) is int)
+            else:
+                found.add((path, TYPE_NAMES.get(kind) or bson_type(_first(items, kind))))
+        return
+    if len(kinds) == 1:  # objects only: one walk per distinct shape (keys, value types)
+        distinct = {(*item, *map(type, item.values())): item for item in items}
+        found.add((path, "object"))
+        for item in distinct.values():
+            _walk(item, path + ".", found)
+        return
     shapes: set[tuple[Any, ...]] = set()
     for item in items:
         kind = type(item)
@@ -50,6 +64,10 @@ def _walk_items(items: list[Any], path: str, found: set[tuple[str, str]]) -> Non
             _walk(item, path + ".", found)
         else:
             found.add((path, TYPE_NAMES.get(kind) or bson_type(item)))
+
+
+def _first(items: list[Any], kind: type) -> Any:
+    return next(item for item in items if type(item) is kind)
 
 
 def inventory(documents: Iterable[dict[str, Any]]) -> Counter[tuple[str, str]]:

@@ -34,6 +34,7 @@ import psycopg
 from bson import json_util
 from psycopg import sql
 
+from etl.engine import binary_copy
 from etl.engine.coerce import CoercionError, to_datetime
 from etl.engine.document import Doc
 from etl.engine.drift import inventory, save_inventory
@@ -146,6 +147,11 @@ class TableLoader:
         self.track_fields = track_fields
         self.cursor_bound = cursor_bound or datetime.max
         self._staging_ready = False
+        binary_copy.enable(conn)
+        self._oids = {
+            layout: binary_copy.column_oids(conn, layout.qualified, layout.columns)
+            for layout in (self.parent, *self.children)
+        }
         self._good_shapes: set[tuple[TableLayout, tuple[str, ...]]] = set()
         if track_seen:
             self.start_presence()
@@ -356,6 +362,7 @@ class TableLoader:
         rows: Iterable[tuple[Any, ...]],
         *,
         conflict: bool = False,
+        types: tuple[int, ...] | None = None,
     ) -> int:
         target = sql.Identifier(table) if isinstance(table, str) else table
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
@@ -375,10 +382,13 @@ class TableLoader:
                 )
                 cur.execute("TRUNCATE _scratch_ids")
             return count
+        statement = "COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
         with (
             self.conn.cursor() as cur,
-            cur.copy(sql.SQL("COPY {} ({}) FROM STDIN").format(target, cols)) as copy,
+            cur.copy(sql.SQL(statement).format(target, cols)) as copy,
         ):
+            if types:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
                 count += 1
@@ -387,37 +397,48 @@ class TableLoader:
     def _write_isolating(
         self, todo: list[tuple[Prepared, bool]], stats: BatchStats, rejects: list[Reject]
     ) -> None:
-        """Write all items in one savepoint; on a refusal, retry halves until it is isolated."""
-        pending = [todo] if todo else []
+        """Write all items in one savepoint; on a refusal, retry halves until it is isolated.
+
+        Groups go out as binary COPY; a group with a value binary cannot dump (a value of
+        another Python type than its column's) is written again as text (etl.engine.binary_copy).
+        """
+        pending = [(todo, True)] if todo else []
         while pending:
-            group = pending.pop()
+            group, binary = pending.pop()
             try:
                 with self.conn.transaction():
-                    counts = self._write_group(group)
+                    counts = self._write_group(group, binary)
             except REFUSALS as exc:
                 if len(group) == 1:
                     item = group[0][0]
                     rejects.append(Reject(item.source_id, [_refusal(exc)], item.raw))
                 else:
                     half = len(group) // 2
-                    pending.extend([group[half:], group[:half]])
+                    pending.extend([(group[half:], binary), (group[:half], binary)])
+                continue
+            except binary_copy.DUMP_ERRORS:
+                if not binary:
+                    raise
+                pending.append((group, False))
                 continue
             for table, count in counts.items():
                 stats.add(table, count)
 
-    def _write_group(self, group: list[tuple[Prepared, bool]]) -> dict[str, int]:
+    def _write_group(self, group: list[tuple[Prepared, bool]], binary: bool) -> dict[str, int]:
         new = [item for item, is_new in group if is_new]
         changed = [item for item, is_new in group if not is_new]
         counts: dict[str, int] = {}
         layouts = (self.parent, *self.children)
         for layout in layouts if new else ():
             rows = (row for item in new for row in item.rows[layout])
-            counts[layout.qualified] = self._copy(layout.ident, layout.columns, rows)
+            types = self._oids[layout] if binary else None
+            counts[layout.qualified] = self._copy(layout.ident, layout.columns, rows, types=types)
         if changed:
             self._ensure_staging()
             for layout in layouts:
                 rows = (row for item in changed for row in item.rows[layout])
-                self._copy(layout.stage_ident, layout.columns, rows)
+                types = self._oids[layout] if binary else None
+                self._copy(layout.stage_ident, layout.columns, rows, types=types)
             for table, count in self._merge().items():
                 counts[table] = counts.get(table, 0) + count
             for layout in layouts:

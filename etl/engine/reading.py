@@ -68,7 +68,9 @@ def read_changed(
 
 def is_anomaly(value: Any, bound: datetime) -> bool:
     """A cursor value the watermark cannot cover: not a date, or after the run's start."""
-    return type(value) is not datetime or value.replace(tzinfo=None) > bound
+    if type(value) is not datetime:
+        return True
+    return (value if value.tzinfo is None else value.replace(tzinfo=None)) > bound
 
 
 def present_source_ids(collection: Any, projection: dict[str, int] | None) -> Iterator[str]:

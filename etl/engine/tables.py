@@ -11,7 +11,8 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
+from operator import itemgetter
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,6 +49,14 @@ class TableLayout:
     required: frozenset[str]
     """The supplied columns without a default: a row must name each of them."""
 
+    @cached_property
+    def pick(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+        """The row's values in column order (`operator.itemgetter`, always a tuple)."""
+        getter = itemgetter(*self.columns)
+        if len(self.columns) == 1:
+            return lambda row: (getter(row),)
+        return getter
+
     @property
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
@@ -78,7 +87,10 @@ class TableLayout:
         return None
 
     def to_tuple(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        values = tuple(map(row.get, self.columns))
+        try:
+            values = self.pick(row)  # every column present: one C call
+        except KeyError:  # an optional column left out: it loads as NULL
+            values = tuple(map(row.get, self.columns))
         if not self.json_columns:
             return values
         out = list(values)
