@@ -18,10 +18,13 @@ ObjectId type); that conversion is timed with it.
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from etl.errors import UserFacingError
 from etl.services.postgres import pg_connect
@@ -33,16 +36,25 @@ class CompareUnavailable(UserFacingError):
     """dlt (the optional extra) is not installed."""
 
 
-def dlt_passes(url: str, documents: Any, n: int) -> list[tuple[str, int, int, float]]:
-    """(name, documents, rows, seconds) for dlt's first load and its unchanged re-run;
-    `documents()` gives the benchmark's documents afresh."""
+def require_dlt() -> None:
+    """Fail before any work when the optional extra is missing."""
     try:
-        import dlt
-        from dlt.destinations import postgres
+        import dlt  # noqa: F401
     except ImportError:
         raise CompareUnavailable(
             "the dlt comparison needs the optional extra: pip install -e '.[compare]'"
         ) from None
+
+
+def dlt_passes(url: str, documents: Any, n: int) -> list[tuple[str, int, int, float]]:
+    """(name, documents, rows, seconds) for dlt's first load and its unchanged re-run;
+    `documents()` gives the benchmark's documents afresh."""
+    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # not its config-file probing
+    logging.getLogger("dlt").setLevel(logging.ERROR)
+    require_dlt()
+    import dlt
+    from dlt.destinations import postgres
+
     with tempfile.TemporaryDirectory(prefix="etl-dlt-") as workdir:
         pipeline = dlt.pipeline(
             pipeline_name="etl_bench_compare",
@@ -85,7 +97,18 @@ def _rows(url: str) -> int:
     return total
 
 
-def _dlt_credentials(url: str) -> str:
-    """dlt's postgres destination takes a URL; an embedded server's unix socket is given in
-    the `host` query parameter, which it passes on to libpq unchanged."""
-    return url.replace("postgresql+psycopg://", "postgresql://")
+def _dlt_credentials(url: str) -> dict[str, Any]:
+    """The server's URL as dlt's credential fields (dlt insists on a host and a password; an
+    embedded server's unix socket stays in the `host` query parameter, as in our URL)."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    return {
+        "database": (parts.path or "/postgres").lstrip("/"),
+        "username": unquote(parts.username or "postgres"),
+        # dlt requires one; a server that trusts the connection (the embedded one) ignores it
+        "password": unquote(parts.password or "") or "unused",
+        "host": parts.hostname or "localhost",
+        "port": parts.port or int(query.get("port", ["5432"])[0]),
+        # libpq reads its URL's query after the host: a socket directory given there wins
+        "query": {k: v[0] for k, v in query.items()},
+    }

@@ -32,3 +32,30 @@ def test_bench_small_run_reports_every_pass_and_the_mart(pg_url: str, db: Any) -
     with psycopg.connect(pg_url, autocommit=True) as conn:  # the scratch database is gone
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'etl_bench_%'")
         assert left.fetchone() == (0,)
+
+
+def test_a_partitioned_pass_loads_the_same_rows_and_reports_its_workers(
+    pg_url: str, db: Any
+) -> None:
+    result = run_bench(2_000, batch_size=300, partitions=3, workers=2)
+    part = result.partitioned
+    assert part is not None and part.documents == 2_000
+    assert part.rows == result.passes[1].rows  # the same rows as the single-process load
+    figures = result.figures()["partitioned"]
+    assert figures["partitions"] == 3 and figures["workers"] == 2
+    assert figures["speedup_vs_single_process"] > 0
+    assert figures["worker_peak_rss_mb"] is not None and figures["worker_peak_rss_mb"] > 0
+
+
+def test_compare_dlt_without_the_extra_is_one_line_and_exit_2(monkeypatch: Any) -> None:
+    import sys
+
+    from typer.testing import CliRunner
+
+    from etl.cli import app
+
+    monkeypatch.setitem(sys.modules, "dlt", None)  # as on a machine without the extra
+    result = CliRunner().invoke(app, ["bench", "-n", "10", "--compare", "dlt"])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line == "error: the dlt comparison needs the optional extra: pip install -e '.[compare]'"

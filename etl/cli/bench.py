@@ -66,6 +66,10 @@ def bench(
         if not as_json:
             console.print(f"  {p.name}: {p.docs_per_s:,.0f} docs/s in {p.seconds:.1f} s")
 
+    if compare is Compare.dlt:
+        from etl.compare import require_dlt
+
+        require_dlt()
     if not as_json:
         console.print(f"benchmarking {documents:,} user_sessions documents…")
     result = run_bench(

@@ -13,11 +13,13 @@ one mapped task per range, a finishing task):
    documents of the range in `_id` order through the same loader as any load; each batch's rows
    and the range's checkpoint (the last `_id` loaded) commit together, so a killed worker's
    range resumes after its checkpoint. The asset's watermark is not touched.
-3. `finish_snapshot`: once every range is done, remove rows whose document is gone (an `_id`
-   scan now, so deletes during the snapshot count too), set the watermark noted in step 1 and
-   close the snapshot, in one transaction. A document changed while the ranges were read has a
-   cursor at or after that mark, so the next incremental run reads it again (an unchanged one
-   costs a hash lookup).
+3. `finish_snapshot`: once every range is done, settle business-key clashes (a first load,
+   etl.engine.clashes) or remove rows whose document is gone (a full refresh: an `_id` scan
+   now, so deletes during the snapshot count too), set the watermark noted in step 1 and close
+   the snapshot, in one transaction. As after one reader's first load, documents deleted while
+   a first load's ranges were read go at the next run's deletes scan. A document changed
+   while the ranges were read has a cursor after that mark, so the next incremental run reads
+   it again (an unchanged one costs a hash lookup).
 """
 
 from __future__ import annotations
@@ -413,10 +415,13 @@ def finish_snapshot(asset: TableAsset, ctx: RunContext, snapshot: Snapshot) -> A
             asset, conn, snapshot.run_id, cursor_bound=snapshot.started_at, track_fields=False
         )
         if snapshot.first_load:
+            # as after a single reader's first load: documents deleted while the ranges were
+            # read are removed by the next run's deletes scan, clashes settled as it would
             settle_clashes(loader, ctx.ranges, snapshot.run_id, lookup, result)
-        loader.start_presence()
-        loader.remember_present(source_key(i) for i in ctx.ranges.ids(asset.source))
-        result.rows_deleted = loader.delete_absent()
+        else:  # rows of documents gone since the tables were loaded, or during the snapshot
+            loader.start_presence()
+            loader.remember_present(source_key(i) for i in ctx.ranges.ids(asset.source))
+            result.rows_deleted = loader.delete_absent()
         if snapshot.mark is not None:  # None: no document had a date, every run reads all
             save_watermark(conn, asset.name, asset.source, snapshot.mark, ctx.run_id)
         conn.execute(
