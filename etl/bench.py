@@ -401,9 +401,7 @@ def run_bench(
         if compare == "dlt":
             from etl.compare import dlt_passes
 
-            for name, docs, rows, seconds in dlt_passes(
-                url, lambda: session_documents(n, seed), n
-            ):
+            for name, docs, rows, seconds in dlt_passes(url, lambda: session_documents(n, seed), n):
                 bench.compared.append(Pass(name, docs, rows, seconds))
                 on_pass(bench.compared[-1])
     return bench

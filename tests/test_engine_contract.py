@@ -324,9 +324,7 @@ def test_generator_history_with_faults_then_live_updates(db: Any, mongo: Any) ->
     assert sum(o.result.documents_read for o in third.outcomes) == 0
 
 
-def test_a_value_binary_copy_cannot_dump_loads_through_the_text_path(
-    db: Any, mongo: Any
-) -> None:
+def test_a_value_binary_copy_cannot_dump_loads_through_the_text_path(db: Any, mongo: Any) -> None:
     """Binary COPY needs each value in its column's Python type; a transform that returns an
     int for a text column or a naive datetime for a timestamptz one still loads (as text COPY
     writes them), and the rest of the batch too."""
@@ -351,8 +349,7 @@ def test_a_value_binary_copy_cannot_dump_loads_through_the_text_path(
     )
     assert run.ok and run["event_logs"].result.rejects == 0
     rows = db.execute(
-        "SELECT event_id, user_id, occurred_at AT TIME ZONE 'UTC' FROM shop.event_logs"
-        " ORDER BY 1"
+        "SELECT event_id, user_id, occurred_at AT TIME ZONE 'UTC' FROM shop.event_logs ORDER BY 1"
     ).fetchall()
     assert [r[0] for r in rows] == ["evt_00001", "evt_00002", "evt_00003"]
     assert rows[1][1:] == ("42", datetime(2026, 3, 1, 12, 0))
