@@ -156,6 +156,9 @@ def test_kill_9_then_the_snapshot_resumes_and_loads_nothing_twice(
         assert code == -signal.SIGKILL
         time.sleep(0.5)  # its workers die with it (PR_SET_PDEATHSIG)
         done_before = {r[0] for r in _range_rows(db) if r[1] == "done"}
+        shown = status_output(migrated)
+        assert "user_sessions: snapshot " in shown
+        assert "the next run of the asset resumes it" in shown
         resumed = defs.materialize("user_sessions")  # an ordinary run resumes the snapshot
         assert resumed.ok, resumed.outcomes
         kept = db.execute(
@@ -166,6 +169,16 @@ def test_kill_9_then_the_snapshot_resumes_and_loads_nothing_twice(
     assert read == total  # committed counts: no document loaded twice
     assert db.execute("SELECT status FROM etl.snapshots").fetchall() == [("finished",)]
     assert contents(db) == clean
+
+
+def status_output(pg_url: str) -> str:
+    env = {**os.environ, "POSTGRES_URL": pg_url, "COLUMNS": "200", "TERM": "dumb"}
+    done = subprocess.run(
+        [sys.executable, "-m", "etl", "status"], env=env, cwd=ROOT, capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 IDS = st.one_of(

@@ -32,6 +32,7 @@ def bench(
     partitions: Annotated[
         int,
         typer.Option(
+            metavar="K",
             min=1,
             max=1024,
             help="Also time the first load as a partitioned snapshot of K `_id` ranges "
@@ -39,13 +40,16 @@ def bench(
         ),
     ] = 1,
     workers: Annotated[
-        int, typer.Option(min=1, max=256, help="Processes loading the ranges (with --partitions).")
+        int,
+        typer.Option(
+            metavar="N", min=1, max=256, help="Processes loading the ranges (with --partitions)."
+        ),
     ] = 2,
     compare: Annotated[
         Compare | None,
         typer.Option(
             help="Also load the same documents with another tool into the same server and "
-            "print both (dlt: its merge on session_id; needs pip install -e '.[compare]').",
+            "print both (dlt: its merge on session_id; needs pip install -e '.\\[compare]').",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,

@@ -62,10 +62,34 @@ def status(as_json: JsonFlag = False) -> None:
     graph = defs.graph
     with warehouse() as conn:
         rows = asset_status(conn, graph)
+        snapshots = open_snapshots(conn)
     if as_json:
         typer.echo(to_json(rows))
-    else:
-        console.print(status_table(rows))
+        return
+    console.print(status_table(rows))
+    for line in snapshots:
+        console.print(f"[yellow]{line}[/]")
+
+
+def open_snapshots(conn: Any) -> list[str]:
+    """A line per unfinished partitioned snapshot: how far it got and what the next run does."""
+    from etl.engine.snapshot import current_snapshot
+
+    lines = []
+    for (asset,) in conn.execute(
+        "SELECT asset FROM etl.snapshots WHERE status = 'open' ORDER BY asset"
+    ).fetchall():
+        snapshot = current_snapshot(conn, asset)
+        if snapshot is None:
+            continue
+        failed = [r for r in snapshot.ranges if r.status == "failed"]
+        running = [r for r in snapshot.ranges if r.status == "running"]
+        detail = f"; range {failed[0].index} failed: {failed[0].error}" if failed else ""
+        busy = f"; {len(running)} range(s) under way or interrupted" if running else ""
+        lines.append(
+            f"{asset}: {snapshot.describe()}{busy}{detail}; the next run of the asset resumes it"
+        )
+    return lines
 
 
 def graph(

@@ -66,6 +66,7 @@ def materialize_command(
         int | None,
         typer.Option(
             "--partitions",
+            metavar="K",
             min=1,
             max=1024,
             help="Split a snapshot (first load or --full-refresh) of each selected table asset "
@@ -78,6 +79,7 @@ def materialize_command(
         int | None,
         typer.Option(
             "--workers",
+            metavar="N",
             min=1,
             max=256,
             help="Local processes loading those ranges at once. Default: ETL_WORKERS.",
