@@ -73,16 +73,20 @@ class AssetTasks:
     def __init__(self, defs: Definitions) -> None:
         self.defs = defs
 
-    @with_task_log
-    def run_asset(self, name: str, **context: Any) -> dict[str, Any]:
-        """Materialise one asset, unless the run's selection leaves it out."""
+    def _selected(self, name: str, context: dict[str, Any]) -> tuple[bool, str | None]:
+        """(full refresh?, the Airflow run id) for an asset in the run's selection; an asset
+        outside it skips its task, visibly."""
         params = context["params"]
         if name not in self.defs.graph.select(params.get("selection") or "*"):
             raise AirflowSkipException(f"{name} is not in selection {params.get('selection')!r}")
         run_id = context["dag_run"].run_id if context.get("dag_run") else None
-        summary = self.defs.materialize(
-            name, full_refresh=bool(params.get("full_refresh")), run_id=run_id
-        )
+        return bool(params.get("full_refresh")), run_id
+
+    @with_task_log
+    def run_asset(self, name: str, **context: Any) -> dict[str, Any]:
+        """Materialise one asset, unless the run's selection leaves it out."""
+        full_refresh, run_id = self._selected(name, context)
+        summary = self.defs.materialize(name, full_refresh=full_refresh, run_id=run_id)
         outcome = summary[name]
         if outcome.status != "success":
             raise RuntimeError(f"{name} {outcome.status}: {outcome.error}")
@@ -115,13 +119,8 @@ class AssetTasks:
     def plan_ranges(self, name: str, **context: Any) -> list[dict[str, Any]]:
         """Plan (or resume) a partitioned snapshot of the asset: one entry per range still to
         load, each becoming a mapped `load_<asset>` task; none for an incremental run."""
-        params = context["params"]
-        if name not in self.defs.graph.select(params.get("selection") or "*"):
-            raise AirflowSkipException(f"{name} is not in selection {params.get('selection')!r}")
-        run_id = context["dag_run"].run_id if context.get("dag_run") else None
-        snapshot = self.defs.plan_snapshot(
-            name, full_refresh=bool(params.get("full_refresh")), run_id=run_id
-        )
+        full_refresh, run_id = self._selected(name, context)
+        snapshot = self.defs.plan_snapshot(name, full_refresh=full_refresh, run_id=run_id)
         if snapshot is None:
             log.info("%s: incremental run, no snapshot to split", name)
             return []

@@ -344,17 +344,22 @@ def _aware(row: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _engine_pass(name: str, settings: Settings, n: int, seed: int, full_refresh: bool) -> Pass:
-    t = time.perf_counter()
-    summary = defs.materialize(
-        "user_sessions",
+    return _timed_load(
+        name,
         full_refresh=full_refresh,
         settings=settings,
         document_source=lambda collection: session_documents(n, seed),
     )
+
+
+def _timed_load(name: str, **options: Any) -> Pass:
+    """`materialize("user_sessions", **options)`, timed; a failed load stops the benchmark."""
+    t = time.perf_counter()
+    summary = defs.materialize("user_sessions", **options)
     elapsed = time.perf_counter() - t
     outcome = summary["user_sessions"]
     if outcome.status != "success":
-        raise RuntimeError(f"benchmark load failed: {outcome.error}")
+        raise RuntimeError(f"benchmark load ({name}) failed: {outcome.error}")
     return Pass(name, outcome.result.documents_read, outcome.result.total_rows, elapsed)
 
 
@@ -409,20 +414,16 @@ def run_bench(
 
 def _partitioned_pass(settings: Settings, n: int, seed: int, partitions: int, workers: int) -> Pass:
     """The first load as a partitioned snapshot of the same documents (etl.engine.snapshot)."""
-    t = time.perf_counter()
-    summary = defs.materialize(
-        "user_sessions",
+    result = _timed_load(
+        f"first load, {partitions} ranges, {workers} workers",
         settings=settings,
         partitions=partitions,
         workers=workers,
         range_source=SessionRanges(n, seed),
     )
-    elapsed = time.perf_counter() - t
-    outcome = summary["user_sessions"]
-    if outcome.status != "success" or outcome.result.documents_read != n:
-        raise RuntimeError(f"benchmark partitioned load failed: {outcome.error}")
-    name = f"first load, {partitions} ranges, {workers} workers"
-    return Pass(name, outcome.result.documents_read, outcome.result.total_rows, elapsed)
+    if result.documents != n:
+        raise RuntimeError(f"benchmark partitioned load read {result.documents:,} of {n:,}")
+    return result
 
 
 def _reconcile_pass(url: str, n: int, seed: int) -> float:

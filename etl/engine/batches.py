@@ -31,12 +31,8 @@ class WrittenBatch:
     stats: BatchStats
 
     def add_to(self, result: AssetResult) -> None:
-        result.documents_read += self.stats.read
-        result.documents_unchanged += self.stats.unchanged
-        result.rejects += self.stats.rejects
-        result.cursor_anomalies += self.prepared.anomalies
-        for table, count in self.stats.rows.items():
-            result.add_rows(table, count)
+        s = self.stats
+        result.add_counts(s.read, s.unchanged, s.rejects, self.prepared.anomalies, s.rows)
 
 
 def batched(docs: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:

@@ -27,6 +27,17 @@ class AssetResult:
     watermark_after: dict[str, Any] | None = None
     note: str = ""
 
+    def add_counts(
+        self, read: int, unchanged: int, rejects: int, anomalies: int, rows: dict[str, int]
+    ) -> None:
+        """Add what a batch (or a range of a snapshot) did to these totals."""
+        self.documents_read += read
+        self.documents_unchanged += unchanged
+        self.rejects += rejects
+        self.cursor_anomalies += anomalies
+        for table, count in rows.items():
+            self.add_rows(table, count)
+
     def add_rows(self, table: str, count: int) -> None:
         if count:
             self.rows_written[table] = self.rows_written.get(table, 0) + count

@@ -100,13 +100,11 @@ class Snapshot:
 
     def totals(self) -> AssetResult:
         total = AssetResult()
-        for r in self.ranges:
-            total.documents_read += r.result.documents_read
-            total.documents_unchanged += r.result.documents_unchanged
-            total.rejects += r.result.rejects
-            total.cursor_anomalies += r.result.cursor_anomalies
-            for table, count in r.result.rows_written.items():
-                total.add_rows(table, count)
+        for r in (r.result for r in self.ranges):
+            total.add_counts(
+                r.documents_read, r.documents_unchanged, r.rejects, r.cursor_anomalies,
+                r.rows_written,
+            )  # fmt: skip
         return total
 
     def describe(self) -> str:
