@@ -217,3 +217,46 @@ def test_ranges_cover_every_id_once_whatever_the_types(mongo: Any, ids: list[Any
     assert sorted(map(repr, seen)) == sorted(map(repr, distinct))
     coll = read_collection(mongo, "ids")
     assert coll.count_documents({}) == len(distinct)
+
+
+class _ServerAnswers:
+    """What a MongoDB server answers `MongoRanges._buckets` (montydb has no `aggregate`, and no
+    server runs here): the largest `_id`, `$bucketAuto` buckets, a count. Records the pipeline."""
+
+    def __init__(self, ids: list[Any]) -> None:
+        self.ids = ids
+        self.pipelines: list[list[dict[str, Any]]] = []
+
+    def find(self, *args: Any) -> Any:
+        top = max((i for i in self.ids if isinstance(i, ObjectId)), default=None)
+        return _Cursor([{"_id": top}] if top is not None else [])
+
+    def aggregate(self, pipeline: list[dict[str, Any]], **options: Any) -> list[dict[str, Any]]:
+        self.pipelines.append(pipeline)
+        typed = sorted(i for i in self.ids if isinstance(i, ObjectId))
+        parts = pipeline[1]["$bucketAuto"]["buckets"]
+        size = -(-len(typed) // parts)
+        chunks = [typed[k : k + size] for k in range(0, len(typed), size)]
+        return [{"_id": {"min": c[0], "max": c[-1]}, "count": len(c)} for c in chunks]
+
+    def count_documents(self, query: dict[str, Any]) -> int:
+        return sum(1 for i in self.ids if not isinstance(i, ObjectId))
+
+
+class _Cursor(list[Any]):
+    def sort(self, *args: Any) -> _Cursor:
+        return self
+
+    def limit(self, n: int) -> _Cursor:
+        return self
+
+
+def test_a_server_split_uses_bucketauto_over_one_id_type() -> None:
+    ids: list[Any] = [ObjectId(i.to_bytes(12, "big")) for i in range(1, 101)] + ["a", 7]
+    server = _ServerAnswers(ids)
+    ranges = MongoRanges.__new__(MongoRanges)._buckets(server, 4)
+    (pipeline,) = server.pipelines
+    assert pipeline[0] == {"$match": {"_id": {"$type": "objectId"}}}
+    assert [r.index for r in ranges] == [0, 1, 2, 3]
+    assert [r.expected for r in ranges] == [25 + 2, 25, 25, 25]  # other types: range 0
+    assert ranges[1].lower == ranges[0].upper == ids[25] and ranges[3].upper is None
