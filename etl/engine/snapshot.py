@@ -291,6 +291,12 @@ def load_range(asset: TableAsset, ctx: RunContext, snapshot_id: str, index: int)
     `RangeBusy` if another worker holds it. Returns the range's totals so far."""
     with pg_connect(ctx.postgres_url, autocommit=True) as control:
         if not try_claim(control, snapshot_id, index):
+            row = control.execute(
+                "SELECT status FROM etl.snapshots WHERE snapshot_id = %s", [snapshot_id]
+            ).fetchone()
+            if row is not None and row[0] == "finished":  # another run finished it meanwhile
+                log.info("%s: %s is finished already; nothing to load", asset.name, snapshot_id)
+                return AssetResult()
             state = _range_state(control, asset.name, snapshot_id, index)
             if state.status == "done":
                 return state.result
