@@ -125,13 +125,21 @@ class AssetTasks:
             log.info("%s: incremental run, no snapshot to split", name)
             return []
         log.info("%s: %s, loading %d range(s)", name, snapshot.describe(), len(snapshot.remaining))
+        count = len(snapshot.ranges)
         return [
-            {"name": name, "snapshot_id": snapshot.snapshot_id, "index": r.index}
+            {
+                "name": name,
+                "snapshot_id": snapshot.snapshot_id,
+                "index": r.index,
+                "label": f"range {r.index + 1}/{count}, ~{r.id_range.expected or 0:,} documents",
+            }
             for r in snapshot.remaining
         ]
 
     @with_task_log
-    def load_range(self, name: str, snapshot_id: str, index: int, **context: Any) -> dict[str, Any]:
+    def load_range(
+        self, name: str, snapshot_id: str, index: int, label: str = "", **context: Any
+    ) -> dict[str, Any]:
         """Load one `_id` range of the asset's snapshot (resumes at its checkpoint on retry)."""
         r = self.defs.load_range(name, snapshot_id, index)
         log.info(
@@ -338,6 +346,7 @@ def _range_tasks(tasks: AssetTasks, name: str, range_workers: int) -> tuple[Any,
         task_id=f"load_{name}",
         python_callable=tasks.load_range,
         max_active_tis_per_dagrun=range_workers,
+        map_index_template="{{ task.op_kwargs['label'] }}",  # the UI lists "range 2/4, ..."
         doc_md="Loads one `_id` range of the snapshot, from its checkpoint.",
     ).expand(op_kwargs=plan.output)
     plan >> load

@@ -130,6 +130,16 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
             .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
             .all()
         }
+        from airflow.models.taskinstance import TaskInstance
+
+        labels = sorted(
+            label
+            for (label,) in session.query(TaskInstance.rendered_map_index).filter(
+                TaskInstance.task_id == "load_user_sessions"
+            )
+        )
+    # the UI names each mapped range task after its range
+    assert [label.split(",")[0] for label in labels] == [f"range {i}/4" for i in range(1, 5)]
     sessions_event = events[table_uri("shop.user_sessions")]
     assert sessions_event["documents_read"] == 60 and sessions_event["rows_written"] == 60
     assert sessions_event["run_id"].startswith("manual__")
