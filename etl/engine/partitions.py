@@ -18,27 +18,27 @@ MongoDB), from quantiles of an `_id` scan on montydb (which has no `$bucketAuto`
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from bson import ObjectId
-from bson.int64 import Int64
-
+from etl.engine.profile import bson_type
 from etl.engine.state import Watermark
 from etl.services.mongo import id_projection, read_collection
 
-# Python types whose ordering is MongoDB's ordering within their bracket, with the $type alias
-ORDERABLE: dict[type, str] = {
-    ObjectId: "objectId",
-    str: "string",
-    int: "number",
-    Int64: "number",
-    float: "number",
-    datetime: "date",
+BRACKETS = {
+    "objectId": "objectId",
+    "string": "string",
+    "int": "number",
+    "long": "number",
+    "double": "number",
+    "date": "date",
 }
+"""BSON types (etl.engine.profile.bson_type) whose Python ordering is MongoDB's within their
+bracket, with the bracket's `$type` alias: the types a range boundary may have."""
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def bracket(value: Any) -> str | None:
     """The `$type` alias of an orderable `_id` (None: not usable as a boundary)."""
     if isinstance(value, float) and value != value:  # NaN sorts apart from the numbers
         return None
-    return ORDERABLE.get(type(value))
+    return BRACKETS.get(bson_type(value))
 
 
 def ranges_from_boundaries(boundaries: list[Any], counts: list[int] | None = None) -> list[IdRange]:
@@ -97,16 +97,10 @@ def quantile_ranges(ids: list[Any], parts: int) -> list[IdRange]:
         if (not boundaries or value > boundaries[-1]) and value > typed[0]:
             boundaries.append(value)
     others = len(ids) - len(typed)
-    cuts = [0, *(_bisect_left(typed, b) for b in boundaries), len(typed)]
+    cuts = [0, *(bisect_left(typed, b) for b in boundaries), len(typed)]
     counts = [cuts[i + 1] - cuts[i] for i in range(len(cuts) - 1)]
     counts[0] += others
     return ranges_from_boundaries(boundaries, counts)
-
-
-def _bisect_left(values: list[Any], x: Any) -> int:
-    from bisect import bisect_left
-
-    return bisect_left(values, x)
 
 
 class RangeSource(Protocol):

@@ -151,9 +151,7 @@ def plan_snapshot_ranges(
     """The snapshot a run of table asset `name` would load in ranges (resumed or planned now),
     or None when it is an ordinary incremental load: the plan step of an orchestrator that runs
     each range as its own task (dags/builder.py). Holds the asset's lock while planning."""
-    asset = graph.assets[name]
-    if not isinstance(asset, TableAsset):
-        raise UserFacingError(f"asset {name!r} is not a table asset: it has no ranges")
+    asset = _table_asset(graph, name)
     ctx = RunContext(
         run_id=run_id or new_run_id(),
         full_refresh=full_refresh,
@@ -182,14 +180,19 @@ def load_snapshot_range(
     settings: Settings | None = None,
 ) -> AssetResult:
     """Load one range of asset `name`'s open snapshot (one orchestrator task per range)."""
-    asset = graph.assets[name]
-    if not isinstance(asset, TableAsset):
-        raise UserFacingError(f"asset {name!r} is not a table asset: it has no ranges")
+    asset = _table_asset(graph, name)
     ctx = RunContext(run_id=snapshot_id, settings=settings or get_settings(), graph=graph)
     try:
         return load_range(asset, ctx, snapshot_id, index)
     except psycopg.OperationalError as exc:
         raise lost_postgres(ctx.postgres_url, exc) from None
+
+
+def _table_asset(graph: AssetGraph, name: str) -> TableAsset:
+    asset = graph.assets[name]
+    if not isinstance(asset, TableAsset):
+        raise UserFacingError(f"asset {name!r} is not a table asset: it has no ranges")
+    return asset
 
 
 def lost_postgres(url: str, exc: BaseException) -> ServiceUnavailable:
@@ -251,11 +254,8 @@ def run_table_asset(asset: TableAsset, ctx: RunContext) -> AssetResult:
     snapshot = open_or_plan_snapshot(asset, ctx)
     if snapshot is None:
         return load_in_process(asset, ctx)
-    workers = ctx.workers or ctx.settings.workers
-    load_ranges(asset, ctx, snapshot, workers)
-    with pg_connect(ctx.postgres_url) as conn:
-        done = current_snapshot(conn, asset.name) or snapshot
-    return finish_snapshot(asset, ctx, done)
+    loaded = load_ranges(asset, ctx, snapshot, ctx.workers or ctx.settings.workers)
+    return finish_snapshot(asset, ctx, loaded)
 
 
 def partitions_for(asset: TableAsset, ctx: RunContext) -> int:

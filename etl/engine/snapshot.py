@@ -297,7 +297,7 @@ def load_range(asset: TableAsset, ctx: RunContext, snapshot_id: str, index: int)
             if row is not None and row[0] == "finished":  # another run finished it meanwhile
                 log.info("%s: %s is finished already; nothing to load", asset.name, snapshot_id)
                 return AssetResult()
-            state = _range_state(control, asset.name, snapshot_id, index)
+            state = _open(control, asset.name, snapshot_id).ranges[index]
             if state.status == "done":
                 return state.result
             raise RangeBusy(
@@ -310,11 +310,12 @@ def load_range(asset: TableAsset, ctx: RunContext, snapshot_id: str, index: int)
             release(control, snapshot_id, index)
 
 
-def _range_state(conn: psycopg.Connection, asset: str, snapshot_id: str, index: int) -> RangeState:
+def _open(conn: psycopg.Connection, asset: str, snapshot_id: str) -> Snapshot:
+    """Snapshot `snapshot_id`, which must be the asset's open one."""
     snapshot = current_snapshot(conn, asset)
     if snapshot is None or snapshot.snapshot_id != snapshot_id:
         raise SnapshotIncomplete(f"{snapshot_id} is not the open snapshot of asset {asset!r}")
-    return snapshot.ranges[index]
+    return snapshot
 
 
 def load_claimed(
@@ -327,9 +328,8 @@ def load_claimed(
 ) -> AssetResult:
     """Load a range whose lock `control` holds, from its checkpoint on; a failure is recorded
     on the range (status `failed`, the error) and re-raised."""
-    state = _range_state(control, asset.name, snapshot_id, index)
-    snapshot = current_snapshot(control, asset.name)
-    assert snapshot is not None
+    snapshot = _open(control, asset.name, snapshot_id)
+    state = snapshot.ranges[index]
     result = state.result
     url = ctx.postgres_url
     try:

@@ -42,8 +42,9 @@ def range_label(asset: str, index: int, count: int) -> str:
     return f"{asset} [{index + 1}/{count}]"
 
 
-def load_ranges(asset: TableAsset, ctx: RunContext, snapshot: Snapshot, workers: int) -> None:
-    """Load every range of `snapshot` that needs it, with up to `workers` processes."""
+def load_ranges(asset: TableAsset, ctx: RunContext, snapshot: Snapshot, workers: int) -> Snapshot:
+    """Load every range of `snapshot` that needs it, with up to `workers` processes; returns
+    the snapshot as the ranges left it (to finish, or to report what is left)."""
     todo = snapshot.remaining
     count = len(snapshot.ranges)
     for r in snapshot.ranges:  # a bar per range, finished ones full
@@ -57,14 +58,10 @@ def load_ranges(asset: TableAsset, ctx: RunContext, snapshot: Snapshot, workers:
     while True:
         work(asset, ctx, snapshot)
         with pg_connect(ctx.postgres_url, autocommit=True) as conn:
-            now = current_snapshot(conn, asset.name)
-        held = [
-            r
-            for r in (now.remaining if now else [])
-            if r.status != "failed" and r.attempts < MAX_ATTEMPTS
-        ]
+            now = current_snapshot(conn, asset.name) or snapshot
+        held = [r for r in now.remaining if r.status != "failed" and r.attempts < MAX_ATTEMPTS]
         if not held or time.monotonic() >= deadline:
-            return
+            return now
         time.sleep(POLL_SECONDS)
 
 
