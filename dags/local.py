@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +80,9 @@ def run_dag(selection: str = "*", full_refresh: bool = False) -> DagRunReport:
     # dag.test() warns "No tasks to run. unrunnable tasks: ..." whenever a loop finds nothing
     # ready yet (mapped range tasks wait for their plan's result): noise, not a problem
     logging.getLogger("airflow.sdk.definitions.dag").setLevel(logging.ERROR)
+    # dag.test() runs Airflow's execution API through Starlette's test client, which warns
+    # about its own httpx dependency: not something a user of the demo can act on
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     os.environ[IN_PROCESS] = str(Path(os.environ["AIRFLOW_HOME"]) / "logs")
     try:
         run = dag.test(run_conf={"selection": selection, "full_refresh": full_refresh})
