@@ -20,14 +20,14 @@ install: $(STAMP)  ## create .venv and install the project with its dev tools
 demo: $(STAMP)  ## start embedded services, migrate, generate data and run the whole pipeline
 	@$(PY) -m etl demo
 
-test: lint  ## ruff, mypy (strict), then the tests on a throwaway embedded PostgreSQL and montydb
+test: lint  ## ruff, mypy (strict), then the tests on throwaway embedded PostgreSQL and MongoDB servers
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)  ## ruff and the type checker (mypy --strict on etl, models, dags, ingest)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/mypy
 
-down: $(STAMP)  ## stop the embedded PostgreSQL server
+down: $(STAMP)  ## stop the embedded PostgreSQL and MongoDB servers
 	@$(PY) -m etl down
 
 clean: down  ## stop services and delete .local (all embedded data)

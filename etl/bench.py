@@ -30,16 +30,21 @@ from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
 
+import bson
 from bson import ObjectId
+from bson.raw_bson import RawBSONDocument
 from psycopg import sql
 
 from etl.definitions import defs
 from etl.engine import TableAsset
+from etl.engine.batches import batched
 from etl.engine.binary_copy import column_oids
 from etl.engine.partitions import IdRange
+from etl.engine.reading import read_changed
 from etl.engine.reconcile import reconcile
 from etl.engine.state import Watermark
 from etl.migrations import upgrade
+from etl.services.mongo import RAW_OPTIONS, READ_OPTIONS, mongo_client, raw_collection
 from etl.services.postgres import pg_connect, postgres_url
 from etl.settings import Settings, get_settings
 
@@ -58,7 +63,7 @@ TEMPLATES = 5_000
 
 
 def session_documents(n: int, seed: int = 42) -> Iterator[dict[str, Any]]:
-    """N user_sessions documents, lazily; the same (n, seed) gives the same documents.
+    """N user_sessions documents as dicts, lazily; the same (n, seed) gives the same documents.
 
     Bodies come from a pool of random templates and each document gets its own ids, so making
     one costs about a microsecond: the timings below are the load path's, not the generator's.
@@ -68,8 +73,37 @@ def session_documents(n: int, seed: int = 42) -> Iterator[dict[str, Any]]:
         yield _document(i, templates)
 
 
+def raw_session_documents(n: int, seed: int = 42) -> Iterator[RawBSONDocument]:
+    """The same documents as a server sends them: BSON bytes (`RawBSONDocument`), the form the
+    loader reads (etl.engine.raw). Each is spliced from its template's encoded body and its own
+    ids, so making one still costs about a microsecond; the bytes equal `bson.encode` of the
+    dict `session_documents` gives."""
+    bodies = [bson.encode(t)[4:-1] for t in _templates(min(n, TEMPLATES), seed)]
+    for i in range(n):
+        yield _raw_document(i, bodies)
+
+
 def _document(i: int, templates: list[dict[str, Any]]) -> dict[str, Any]:
-    return templates[i % len(templates)] | {"_id": doc_id(i), "session_id": f"sess_{i:09d}"}
+    return {"_id": doc_id(i), **templates[i % len(templates)], "session_id": _session_id(i)}
+
+
+def _raw_document(i: int, bodies: list[bytes]) -> RawBSONDocument:
+    session = _session_id(i).encode() + b"\x00"
+    body = b"".join(
+        (
+            b"\x07_id\x00",
+            doc_id(i).binary,
+            bodies[i % len(bodies)],
+            b"\x02session_id\x00",
+            len(session).to_bytes(4, "little"),
+            session,
+        )
+    )
+    return RawBSONDocument((len(body) + 5).to_bytes(4, "little") + body + b"\x00", RAW_OPTIONS)
+
+
+def _session_id(i: int) -> str:
+    return f"sess_{i:09d}"
 
 
 def doc_id(i: int) -> ObjectId:
@@ -84,6 +118,7 @@ class SessionRanges:
     def __init__(self, n: int, seed: int) -> None:
         self.n = n
         self.templates = list(_templates(min(n, TEMPLATES), seed))
+        self.bodies = [bson.encode(t)[4:-1] for t in self.templates]
 
     def split(self, collection: str, parts: int) -> list[IdRange]:
         cuts = [self.n * j // parts for j in range(parts + 1)]
@@ -95,19 +130,19 @@ class SessionRanges:
 
     def read(
         self, collection: str, id_range: IdRange, after: tuple[Any] | None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[RawBSONDocument]:
         start = _index(id_range.lower) if id_range.lower is not None else 0
         if after is not None:
             start = max(start, _index(after[0]) + 1)
         stop = _index(id_range.upper) if id_range.upper is not None else self.n
         for i in range(start, stop):
-            yield _document(i, self.templates)
+            yield _raw_document(i, self.bodies)
 
     def ids(self, collection: str) -> Iterator[Any]:
         return (doc_id(i) for i in range(self.n))
 
-    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[dict[str, Any]]:
-        return (_document(_index(i), self.templates) for i in ids if _index(i) < self.n)
+    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[RawBSONDocument]:
+        return (_raw_document(_index(i), self.bodies) for i in ids if _index(i) < self.n)
 
     def high_water(self, collection: str, cursor: str, bound: datetime) -> Watermark | None:
         k = len(self.templates)
@@ -224,6 +259,20 @@ class MartTimes:
 
 
 @dataclass
+class MongoPass:
+    """The first load read from MongoDB (a scratch database of the configured server), and
+    where its time goes: each part timed alone on the same documents."""
+
+    load: Pass
+    insert_s: float
+    """Inserting the documents (not part of the load; the server's write speed)."""
+    server_read_s: float
+    """The load's query alone: the sorted read of every document as raw BSON (server + wire)."""
+    decode_s: float
+    """Decoding those bytes into Python values (what the loader does for changed documents)."""
+
+
+@dataclass
 class BenchResult:
     documents: int
     batch_size: int
@@ -239,6 +288,7 @@ class BenchResult:
     worker_peak_rss_mb: float | None = None
     compared: list[Pass] = field(default_factory=list)
     """The same documents through another tool (`--compare dlt`, etl.compare)."""
+    from_mongo: MongoPass | None = None
 
     def figures(self) -> dict[str, Any]:
         ceiling, first, second, without = (p for p in self.passes)
@@ -271,6 +321,17 @@ class BenchResult:
                 asdict(p) | {"docs_per_s": round(p.docs_per_s), "rows_per_s": round(p.rows_per_s)}
                 for p in self.compared
             ],
+            "from_mongo": (
+                None
+                if self.from_mongo is None
+                else asdict(self.from_mongo)
+                | {
+                    "docs_per_s": round(self.from_mongo.load.docs_per_s),
+                    "server_docs_per_s": round(n / self.from_mongo.server_read_s)
+                    if (n := self.from_mongo.load.documents) and self.from_mongo.server_read_s
+                    else None,
+                }
+            ),
         }
 
 
@@ -348,7 +409,7 @@ def _engine_pass(name: str, settings: Settings, n: int, seed: int, full_refresh:
         name,
         full_refresh=full_refresh,
         settings=settings,
-        document_source=lambda collection: session_documents(n, seed),
+        document_source=lambda collection: raw_session_documents(n, seed),
     )
 
 
@@ -371,6 +432,7 @@ def run_bench(
     partitions: int = 1,
     workers: int = 1,
     compare: str | None = None,
+    from_mongo: bool = True,
     on_pass: Callable[[Pass], None] = lambda p: None,
 ) -> BenchResult:
     base = get_settings()
@@ -403,6 +465,10 @@ def run_bench(
             children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             bench.worker_peak_rss_mb = round(children, 1) if workers > 1 else None
             on_pass(bench.partitioned)
+        if from_mongo:
+            _truncate(url)
+            bench.from_mongo = _mongo_pass(settings, n, seed)
+            on_pass(bench.from_mongo.load)
         if compare == "dlt":
             from etl.compare import dlt_passes
 
@@ -432,7 +498,7 @@ def _reconcile_pass(url: str, n: int, seed: int) -> float:
     assert isinstance(asset, TableAsset)
     t = time.perf_counter()
     with pg_connect(url) as conn:
-        result = reconcile(conn, asset, session_documents(n, seed))
+        result = reconcile(conn, asset, raw_session_documents(n, seed))
     elapsed = time.perf_counter() - t
     if not result.ok or result.loaded != n:
         raise RuntimeError(f"benchmark reconcile found differences: {result.summary()}")
@@ -457,3 +523,39 @@ def _mart_pass(url: str, settings: Settings) -> MartTimes:
         )
     one_day_s, one_day_rows = build(full=False)
     return MartTimes(rows, round(full_s, 3), round(one_day_s, 3), one_day_rows)
+
+
+@contextmanager
+def scratch_mongo_database(settings: Settings) -> Iterator[str]:
+    """A fresh database on the configured MongoDB server, dropped afterwards."""
+    name = f"etl_bench_{int(time.time())}"
+    try:
+        yield name
+    finally:
+        mongo_client(settings).drop_database(name)
+
+
+def _mongo_pass(settings: Settings, n: int, seed: int) -> MongoPass:
+    """Insert the documents into a scratch database of the MongoDB server, load them through
+    the real reader (one process), then time its parts alone: the server's sorted raw read,
+    and BSON decoding."""
+    with scratch_mongo_database(settings) as name:
+        database = mongo_client(settings).get_database(name)
+        t = time.perf_counter()
+        for chunk in batched(session_documents(n, seed), 5_000):
+            database.user_sessions.insert_many(chunk, ordered=False)
+        insert_s = time.perf_counter() - t
+        reading = settings.model_copy(update={"mongo_db": name})
+        load = _timed_load("first load from MongoDB", settings=reading, partitions=1)
+        if load.documents != n:
+            raise RuntimeError(f"benchmark load from MongoDB read {load.documents:,} of {n:,}")
+        read_s = decode_s = 0.0
+        t = time.perf_counter()
+        docs, _ = read_changed(raw_collection(database, "user_sessions"), "updated_at", None)
+        for doc in docs:
+            assert isinstance(doc, RawBSONDocument)
+            d = time.perf_counter()
+            bson.decode(doc.raw, READ_OPTIONS)
+            decode_s += time.perf_counter() - d
+        read_s = time.perf_counter() - t - decode_s
+    return MongoPass(load, round(insert_s, 3), round(read_s, 3), round(decode_s, 3))

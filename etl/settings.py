@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from etl.errors import UserFacingError, mask_url
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
-MONGO_SCHEMES = ("mongodb://", "mongodb+srv://", "montydb://")
+MONGO_SCHEMES = ("mongodb://", "mongodb+srv://")
 
 
 class SettingsError(UserFacingError):
@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     mongo_uri: str | None = Field(
         None,
         validation_alias="MONGO_URI",
-        description="mongodb:// or mongodb+srv:// for a server; montydb://PATH or unset: montydb.",
+        description="mongodb:// or mongodb+srv:// URI. Unset: the embedded server.",
     )
     mongo_db: str = Field("raw", validation_alias="MONGO_DB", description="Mongo database name.")
 
@@ -188,9 +188,7 @@ class Settings(BaseSettings):
         if not value:
             return None
         if not value.startswith(MONGO_SCHEMES):
-            raise ValueError(
-                f"{mask_url(value)} must start with mongodb://, mongodb+srv:// or montydb://"
-            )
+            raise ValueError(f"{mask_url(value)} must start with mongodb:// or mongodb+srv://")
         return value
 
     @field_validator("aviasales_routes")

@@ -168,3 +168,17 @@ class SnapshotRange(SQLModel, table=True):
     attempts: int = Field(default=0, ge=0)
     error: str | None = Text()
     updated_at: datetime | None = Timestamp()
+
+
+class RefreshRequest(SQLModel, table=True):
+    """A full refresh that was asked for and has not finished yet: written for every selected
+    table asset before a `--full-refresh` run does any work, removed when the asset's refresh
+    succeeds. A run that dies (a lost database, kill -9) leaves it, so the asset's next run
+    of any kind is a full refresh again, and `status` names it until then."""
+
+    __tablename__ = "refresh_requests"
+    __table_args__ = SCHEMA
+
+    asset: str = Text(primary_key=True)
+    run_id: str = Text(description="the run that asked for it")
+    requested_at: datetime = Timestamp()

@@ -1,12 +1,15 @@
-"""Shared fixtures: a throwaway embedded PostgreSQL server and montydb store per test session.
+"""Shared fixtures: throwaway embedded PostgreSQL and MongoDB servers per test session.
 
 The session points LOCAL_DIR at a fresh temporary folder before anything reads settings, so no
 test ever touches the developer's `.local/`, and POSTGRES_URL / MONGO_URI are removed so the
-embedded defaults are what gets exercised.
+embedded defaults are what gets exercised: a real PostgreSQL server, and a SecantusDB server
+(MongoDB's wire protocol) on a free port, reached through pymongo as production reaches a
+`mongod`. Each test that asks for `mongo` gets a database of its own on that server.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -45,9 +48,13 @@ def _session_local_dir() -> Iterator[Path]:
 
     get_settings.cache_clear()
     yield _SESSION_DIR
+    from etl.services.mongo import close_clients
+    from etl.services.mongo_server import stop_server
     from etl.services.postgres import stop_embedded
 
     stop_embedded()
+    close_clients()
+    stop_server(get_settings().embedded_mongo_dir.resolve())
     shutil.rmtree(_SESSION_DIR, ignore_errors=True)
 
 
@@ -88,12 +95,28 @@ def truncate_all(conn: Any) -> None:
         conn.execute(f"TRUNCATE {', '.join(t for (t,) in tables)} RESTART IDENTITY CASCADE")
 
 
-@pytest.fixture
-def mongo(_session_local_dir: Path) -> Iterator[Any]:
-    """The session's montydb RAW database, emptied before each test."""
-    from etl.services.mongo import mongo_database
+@pytest.fixture(scope="session")
+def mongo_url(_session_local_dir: Path) -> str:
+    """URI of the session's embedded MongoDB server (started on first use, on a free port)."""
+    from etl.services.mongo import mongo_uri
 
-    database = mongo_database()
-    for name in database.list_collection_names():
-        database.drop_collection(name)
-    yield database
+    return mongo_uri()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def mongo(mongo_url: str) -> Iterator[Any]:
+    """A RAW database of this test's own on the session's server (`MONGO_DB` points at it for
+    the test and any process it starts); dropped afterwards."""
+    from etl.services.mongo import mongo_client, mongo_database
+    from etl.settings import get_settings
+
+    name = f"raw_test_{next(_databases)}"
+    os.environ["MONGO_DB"] = name
+    get_settings.cache_clear()
+    yield mongo_database()
+    mongo_client().drop_database(name)
+    os.environ.pop("MONGO_DB", None)
+    get_settings.cache_clear()

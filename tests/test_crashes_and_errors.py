@@ -189,3 +189,59 @@ def test_configuration_errors_are_one_line_exit_2_password_masked(
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: ") and expected in lines[0], lines[0]
     assert SECRET not in proc.stderr + proc.stdout
+
+
+def test_losing_mongodb_mid_refresh_stops_the_run_and_the_next_run_finishes_the_refresh(
+    db: psycopg.Connection, migrated: str, tmp_path: Path
+) -> None:
+    """The MongoDB server killed during `materialize group:shop --full-refresh`: one line,
+    exit 2, no later asset attempted; the refresh asked for is named by `status` and finished
+    by the next plain run (a server of its own, so the session's server is not disturbed)."""
+    import pymongo
+
+    from etl.services import mongo_server
+    from generator.shop import write_once
+
+    root = tmp_path / "mongo"
+    state = mongo_server.ensure_server(root)
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(state.uri())
+    write_once(client.raw, 300, seed=4)
+    env = child_env(migrated, MONGO_URI=state.uri(), MONGO_DB="raw")
+    assert subprocess.run(cli("materialize", SHOP), env=env, cwd=ROOT, check=False).returncode == 0
+    # documents only a full refresh reads: their cursor is older than the watermark
+    client.raw.event_logs.update_many({}, {"$set": {"details.note": "rewritten"}})
+    client.close()
+    (started,) = db.execute("SELECT clock_timestamp()").fetchone()  # type: ignore[misc]
+    proc = subprocess.Popen(
+        cli("materialize", SHOP, "--full-refresh"), env={**env, "ETL_BATCH_SIZE": "4"},
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    finished_assets(db, started, at_least=1, proc=proc)
+    assert proc.poll() is None, "the run ended before the server could be killed"
+    mongo_server.kill_server(root)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("error: lost the connection to MongoDB at mongodb://"), stderr
+    runs = db.execute(
+        "SELECT status, count(*) FROM etl.asset_runs WHERE started_at >= %s GROUP BY 1",
+        [started],
+    ).fetchall()
+    assert dict(runs).get("failed") == 1 and "running" not in dict(runs), runs
+    attempted = sum(n for _, n in runs)
+    shop_tables = [a for a in defs.graph.assets.values() if isinstance(a, TableAsset)]
+    assert attempted < len([a for a in shop_tables if a.group == "shop"])  # the rest waited
+    state = mongo_server.ensure_server(root)  # back, on another port
+    env["MONGO_URI"] = state.uri()
+    status = subprocess.run(
+        cli("status"), env={**env, "COLUMNS": "200"}, cwd=ROOT, capture_output=True, text=True
+    )
+    assert "the full refresh asked for by run" in status.stdout, status.stdout
+    assert subprocess.run(cli("materialize", SHOP), env=env, cwd=ROOT, check=False).returncode == 0
+    reconciled = subprocess.run(
+        cli("reconcile", SHOP), env=env, cwd=ROOT, capture_output=True, text=True
+    )
+    assert reconciled.returncode == 0, reconciled.stdout
+    assert db.execute("SELECT count(*) FROM etl.refresh_requests").fetchone() == (0,)
+    mongo_server.stop_server(root)

@@ -1,4 +1,4 @@
-"""The loading contract (docs/architecture.md) on the real embedded PostgreSQL and montydb."""
+"""The loading contract (docs/architecture.md) on real embedded PostgreSQL and MongoDB servers."""
 
 from __future__ import annotations
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
-from etl.services.mongo import is_montydb, mongo_database
+from etl.services.mongo import mongo_database
 from etl.services.postgres import pg_connect, sa_engine
 from etl.settings import Settings, get_settings
 
@@ -26,27 +24,6 @@ from etl.settings import Settings, get_settings
 )
 def test_mask_url_hides_passwords(url: str, masked: str) -> None:
     assert mask_url(url) == masked
-
-
-@pytest.mark.parametrize(
-    ("uri", "monty"),
-    [
-        (None, True),
-        ("montydb:///tmp/x", True),
-        ("mongodb://h:27017", False),
-        ("mongodb+srv://c", False),
-    ],
-)
-def test_mongo_uri_routing(uri: str | None, monty: bool) -> None:
-    assert is_montydb(uri) is monty
-
-
-def test_montydb_store_lives_under_the_configured_path(tmp_path: Path) -> None:
-    db = mongo_database(Settings(MONGO_URI=f"montydb://{tmp_path / 'm'}", MONGO_DB="raw"))
-    db["things"].insert_many([{"a": 1}, {"a": 2}])
-    assert db["things"].count_documents({}) == 2
-    assert (tmp_path / "m" / "monty.storage.cfg").exists()
-    assert db.name == "raw"
 
 
 def test_unreachable_mongo_server_names_the_masked_uri() -> None:

@@ -16,8 +16,9 @@ app = typer.Typer(
     cls=FriendlyGroup,
     help=(
         "Replicate MongoDB documents into typed PostgreSQL tables and marts, as an asset graph.\n\n"
-        "With no POSTGRES_URL / MONGO_URI set, an embedded PostgreSQL server and a montydb store "
-        "under LOCAL_DIR (default .local/) are used and started on demand."
+        "With no POSTGRES_URL / MONGO_URI set, an embedded PostgreSQL server and an embedded "
+        "MongoDB server (SecantusDB) under LOCAL_DIR (default .local/) are started on demand "
+        "and shared; `down` stops both."
     ),
     invoke_without_command=True,
     callback=help_when_bare,

@@ -52,6 +52,14 @@ def bench(
             "print both (dlt: its merge on session_id; needs pip install -e '.\\[compare]').",
         ),
     ] = None,
+    from_mongo: Annotated[
+        bool,
+        typer.Option(
+            "--from-mongo/--no-from-mongo",
+            help="Also insert the documents into a scratch database of the MongoDB server and "
+            "time the first load through the real reader.",
+        ),
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Benchmark the real transform + load path on user_sessions-shaped documents.
@@ -61,9 +69,11 @@ def bench(
     inventory, to show its cost), and a full refresh over unchanged
     documents; a reconcile of the loaded table against the same documents; then the
     incremental mart user_activity_daily, built in full and after one
-    day's sessions were reloaded. With --partitions K: the first load again as a partitioned
-    snapshot (K `_id` ranges, --workers processes). Prints documents/s, rows/s, peak RSS and
-    the mart timings.
+    day's sessions were reloaded; then (unless --no-from-mongo) the same documents inserted
+    into a scratch database of the MongoDB server and loaded from it, with where that time
+    goes (the server's read, BSON decoding). With --partitions K: the first load again as a
+    partitioned snapshot (K `_id` ranges, --workers processes). Prints documents/s, rows/s,
+    peak RSS and the mart timings.
     """
 
     def show(p: Pass) -> None:
@@ -83,6 +93,7 @@ def bench(
         partitions=partitions,
         workers=workers,
         compare=compare.value if compare else None,
+        from_mongo=from_mongo,
         on_pass=show,
     )
     figures = result.figures()
@@ -94,7 +105,11 @@ def bench(
     )
     for header in ("pass", "documents", "rows", "seconds", "docs/s", "rows/s"):
         table.add_column(header, justify="left" if header == "pass" else "right")
-    extra = [*([result.partitioned] if result.partitioned else []), *result.compared]
+    extra = [
+        *([result.partitioned] if result.partitioned else []),
+        *([result.from_mongo.load] if result.from_mongo else []),
+        *result.compared,
+    ]
     for p in [*result.passes, *extra]:
         table.add_row(
             p.name,
@@ -124,6 +139,16 @@ def bench(
             f"partitioned first load ({result.partitions} ranges, {result.workers} workers): "
             f"{part['speedup_vs_single_process']:.2f}x the single process"
             + (f"; peak RSS of the largest worker {rss:.0f} MB" if rss else "")
+        )
+    if result.from_mongo:
+        fm = result.from_mongo
+        console.print(
+            f"first load from MongoDB: {fm.load.docs_per_s:,.0f} docs/s ({fm.load.seconds:.1f} s; "
+            f"inserting them took {fm.insert_s:.1f} s). Where the time goes, each part alone: "
+            f"the server's sorted read {fm.server_read_s:.1f} s "
+            f"({fm.load.documents / fm.server_read_s:,.0f} docs/s), BSON decoding "
+            f"{fm.decode_s:.1f} s, transform + checks + PostgreSQL from memory "
+            f"{result.passes[1].seconds:.1f} s (the first load above); reading overlaps the rest"
         )
     if result.compared:
         ours_first, ours_again = result.passes[1], result.passes[2]

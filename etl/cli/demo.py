@@ -15,6 +15,7 @@ from dags.local import run_dag
 from etl.cli.inspect import drift, status
 from etl.errors import UserFacingError, mask_url
 from etl.migrations import upgrade
+from etl.services.mongo import mongo_client, mongo_uri
 from etl.services.postgres import postgres_url
 from etl.settings import get_settings
 
@@ -50,6 +51,8 @@ def demo(
     url = postgres_url()
     upgrade(url)
     console.print(f"PostgreSQL {mask_url(url)} migrated to the latest revision")
+    mongo_client()  # starts the embedded server when MONGO_URI is unset, and reaches it
+    console.print(f"MongoDB {mask_url(mongo_uri())} reached")
 
     step("2. raw documents in MongoDB (the generator, as its own program)")
     generate = [sys.executable, "-m", "generator", "demo-data", f"--scale={scale}"]

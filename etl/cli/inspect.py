@@ -62,7 +62,7 @@ def status(as_json: JsonFlag = False) -> None:
     graph = defs.graph
     with warehouse() as conn:
         rows = asset_status(conn, graph)
-        snapshots = open_snapshots(conn)
+        snapshots = open_snapshots(conn) + pending_refreshes(conn)
     if as_json:
         typer.echo(to_json(rows))
         return
@@ -90,6 +90,16 @@ def open_snapshots(conn: Any) -> list[str]:
             f"{asset}: {snapshot.describe()}{busy}{detail}; the next run of the asset resumes it"
         )
     return lines
+
+
+def pending_refreshes(conn: Any) -> list[str]:
+    """A line per full refresh that was asked for and has not finished (a run that died)."""
+    rows = conn.execute("SELECT asset, run_id FROM etl.refresh_requests ORDER BY asset").fetchall()
+    return [
+        f"{asset}: the full refresh asked for by run {run_id} has not finished; "
+        "the next run of the asset does it"
+        for asset, run_id in rows
+    ]
 
 
 def graph(

@@ -12,6 +12,7 @@ from rich.console import Console
 
 from etl.errors import UserFacingError, mask_url
 from etl.migrations import upgrade
+from etl.services.mongo_server import stop_server
 from etl.services.postgres import postgres_url, stop_embedded
 from etl.settings import get_settings
 
@@ -26,15 +27,21 @@ def migrate() -> None:
 
 
 def down() -> None:
-    """Stop the embedded PostgreSQL server (data stays under LOCAL_DIR/pg)."""
+    """Stop the embedded PostgreSQL and MongoDB servers (data stays under LOCAL_DIR/pg and
+    LOCAL_DIR/mongo). A server configured by POSTGRES_URL / MONGO_URI is left alone."""
     settings = get_settings()
     if settings.postgres_url:
-        console.print("POSTGRES_URL is set: nothing embedded to stop")
-        return
-    stopped = stop_embedded(settings)
-    console.print(
-        "embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running"
-    )
+        console.print("POSTGRES_URL is set: no embedded PostgreSQL to stop")
+    else:
+        stopped = stop_embedded(settings)
+        console.print(
+            "embedded PostgreSQL stopped" if stopped else "embedded PostgreSQL was not running"
+        )
+    if settings.mongo_uri:
+        console.print("MONGO_URI is set: no embedded MongoDB to stop")
+    else:
+        stopped = stop_server(settings.embedded_mongo_dir.resolve())
+        console.print("embedded MongoDB stopped" if stopped else "embedded MongoDB was not running")
 
 
 def ui(

@@ -14,19 +14,22 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import TypeVar
 
 import psycopg
 
 from etl.engine.context import AssetResult
 from etl.engine.loader import BatchStats, PreparedBatch, TableLoader
+from etl.engine.raw import SourceDocument
+
+T = TypeVar("T")
 
 
 @dataclass
 class WrittenBatch:
     """A batch written in the caller's open transaction (not committed yet)."""
 
-    raws: list[dict[str, Any]]
+    raws: list[SourceDocument]
     prepared: PreparedBatch
     stats: BatchStats
 
@@ -35,7 +38,8 @@ class WrittenBatch:
         result.add_counts(s.read, s.unchanged, s.rejects, self.prepared.anomalies, s.rows)
 
 
-def batched(docs: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+def batched(docs: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items (the last may be shorter); `itertools.batched` from Python 3.12."""
     iterator = iter(docs)
     while batch := list(islice(iterator, size)):
         yield batch
@@ -43,7 +47,7 @@ def batched(docs: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str
 
 def write_batches(
     loader: TableLoader,
-    docs: Iterable[dict[str, Any]],
+    docs: Iterable[SourceDocument],
     *,
     batch_size: int,
     lookup: psycopg.Connection,
@@ -58,7 +62,7 @@ def write_batches(
     """
     batches = batched(docs, batch_size)
 
-    def prepare_next() -> tuple[list[dict[str, Any]], PreparedBatch] | None:
+    def prepare_next() -> tuple[list[SourceDocument], PreparedBatch] | None:
         raws = next(batches, None)
         return None if raws is None else (raws, loader.prepare(raws, lookup))
 

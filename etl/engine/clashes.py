@@ -33,6 +33,7 @@ from etl.engine.context import AssetResult
 from etl.engine.identity import parse_source_key, source_key
 from etl.engine.loader import Reject, TableLoader
 from etl.engine.partitions import RangeSource
+from etl.engine.raw import decoded
 
 CLASH_REASONS = ("% is already the key of document %", "database refused: duplicate key%")
 
@@ -145,7 +146,7 @@ def _documents(ranges: RangeSource, collection: str, sids: Iterable[str]) -> lis
         ok, value = parse_source_key(sid)
         if ok:
             ids.append(value)
-    return list(ranges.find_ids(collection, ids)) if ids else []
+    return [decoded(doc) for doc in ranges.find_ids(collection, ids)] if ids else []
 
 
 def _remove(loader: TableLoader, key: Any, result: AssetResult) -> None:

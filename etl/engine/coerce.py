@@ -37,7 +37,7 @@ _EPOCH, _EPOCH_UTC = datetime(1970, 1, 1), datetime(1970, 1, 1, tzinfo=UTC)
 def to_datetime(value: Any) -> datetime | None:
     """BSON date, ISO-8601 string or epoch number (s or ms) → aware UTC datetime.
 
-    Naive values are taken as UTC (MongoDB stores UTC; pymongo and montydb return naive).
+    Naive values are taken as UTC (MongoDB stores UTC; pymongo returns naive).
     """
     if value is None:
         return None

@@ -83,6 +83,12 @@ class RunContext:
         return postgres_url(self.settings)
 
     @cached_property
+    def mongo_uri(self) -> str:
+        from etl.services.mongo import mongo_uri
+
+        return mongo_uri(self.settings)
+
+    @cached_property
     def ranges(self) -> RangeSource:
         """Where partitioned snapshots split and read collections."""
         from etl.engine.partitions import MongoRanges

@@ -21,15 +21,13 @@ The caller (runner) then writes the watermark and commits: data and watermark to
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import bson
 import psycopg
 from bson import json_util
 from psycopg import sql
@@ -39,6 +37,7 @@ from etl.engine.coerce import CoercionError, to_datetime
 from etl.engine.document import Doc
 from etl.engine.drift import inventory, save_inventory
 from etl.engine.identity import source_key
+from etl.engine.raw import SourceDocument, decoded, document_hash, document_id, hash_key
 from etl.engine.reading import is_anomaly
 from etl.engine.spec import TableAsset
 from etl.engine.tables import TableLayout, layout_of
@@ -53,21 +52,6 @@ REFUSALS = (
 )
 """What PostgreSQL or the driver says about one bad row: isolated by bisection, never fatal."""
 JSON_OPTIONS = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED, tz_aware=False)
-
-
-def hash_key(asset: TableAsset) -> bytes:
-    """The key of `document_hash` for an asset: its transform's version (a changed transform
-    makes every stored hash stale, so unchanged documents are rewritten once)."""
-    return asset.code_version.encode()[:64]
-
-
-def document_hash(raw: dict[str, Any], key: bytes) -> bytes:
-    """The stored `source_hash`: the document's BSON bytes, keyed by the transform version."""
-    try:
-        data = bson.encode(raw)
-    except Exception:  # not re-encodable (e.g. invalid UTF-8 read with surrogateescape)
-        data = repr(sorted(raw.items(), key=lambda kv: str(kv[0]))).encode("utf-8", "replace")
-    return hashlib.blake2b(data, digest_size=16, key=key).digest()
 
 
 class TransformShapeError(UserFacingError):
@@ -142,7 +126,7 @@ class TableLoader:
         if len(self.parent.primary_key) != 1:
             raise ValueError(f"{self.parent.qualified}: a parent table needs a one-column key")
         self.key = self.parent.primary_key[0]
-        self.hash_key = hash_key(asset)
+        self.hash_key = hash_key(asset.code_version)
         self.track_seen = track_seen
         self.track_fields = track_fields
         self.cursor_bound = cursor_bound or datetime.max
@@ -165,8 +149,11 @@ class TableLoader:
 
     # -- the batch --------------------------------------------------------------------------
 
-    def prepare(self, raws: list[dict[str, Any]], lookup: psycopg.Connection) -> PreparedBatch:
-        """The pure-Python half of a batch: hash, skip unchanged, transform, validate.
+    def prepare(self, raws: Sequence[SourceDocument], lookup: psycopg.Connection) -> PreparedBatch:
+        """The pure-Python half of a batch: hash, skip unchanged, decode, transform, validate.
+
+        Documents come as the server's bytes (etl.engine.raw): the `_id` and the hash are taken
+        from the bytes, and only documents whose hash changed are decoded.
 
         Safe to run in a worker thread on its own `lookup` connection while the previous
         batch is written: a document appears once in a (cursor, _id)-ordered read, so the
@@ -185,14 +172,15 @@ class TableLoader:
                 if stored[sid] == digest:
                     batch.unchanged += 1
                     continue
-            changed.append(raw)
-            item = self._prepare(sid, digest, raw, batch.rejects)
+            doc = decoded(raw)
+            changed.append(doc)
+            item = self._prepare(sid, digest, doc, batch.rejects)
             if item is None:
                 continue
             other = batch.items.get(item.key)
             if other is not None:
                 batch.rejects.append(
-                    Reject(sid, [self.duplicate_reason(item.key, other.source_id)], raw)
+                    Reject(sid, [self.duplicate_reason(item.key, other.source_id)], doc)
                 )
                 continue
             batch.items[item.key] = item
@@ -247,14 +235,17 @@ class TableLoader:
     # -- steps ------------------------------------------------------------------------------
 
     def _identify(
-        self, raws: Iterable[dict[str, Any]], rejects: list[Reject]
-    ) -> list[tuple[str, bytes, dict[str, Any]]]:
+        self, raws: Iterable[SourceDocument], rejects: list[Reject]
+    ) -> list[tuple[str, bytes, SourceDocument]]:
         out = []
+        key = self.hash_key
         for raw in raws:
-            if "_id" not in raw:
-                rejects.append(Reject(None, ["_id: missing"], raw))
+            try:
+                identity = document_id(raw)
+            except KeyError:
+                rejects.append(Reject(None, ["_id: missing"], decoded(raw)))
                 continue
-            out.append((source_key(raw["_id"]), document_hash(raw, self.hash_key), raw))
+            out.append((source_key(identity), document_hash(raw, key), raw))
         return out
 
     def _prepare(

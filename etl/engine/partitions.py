@@ -12,22 +12,21 @@ there, so the ranges cover the collection whatever its `_id`s are, and never ove
     range i      : _id >= b_i AND NOT (_id >= b_(i+1))
     range K-1    : _id >= b_(K-1)
 
-Boundaries come from the server's own means where it has them (`$bucketAuto` on a real
-MongoDB), from quantiles of an `_id` scan on montydb (which has no `$bucketAuto`).
+Boundaries come from the server (`$bucketAuto` over the `_id`s of type T), so planning a split
+reads no document into this process.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from etl.engine.profile import bson_type
+from etl.engine.raw import SourceDocument
 from etl.engine.state import Watermark
-from etl.services.mongo import id_projection, read_collection
+from etl.services.mongo import READ_BATCH, raw_collection, read_collection
 
 BRACKETS = {
     "objectId": "objectId",
@@ -83,26 +82,6 @@ def ranges_from_boundaries(boundaries: list[Any], counts: list[int] | None = Non
     ]
 
 
-def quantile_ranges(ids: list[Any], parts: int) -> list[IdRange]:
-    """Ranges of about equal size from every `_id` of the collection (any order, any types)."""
-    kinds = Counter(bracket(i) for i in ids)
-    kinds.pop(None, None)
-    if parts <= 1 or not kinds:
-        return [IdRange(0, expected=len(ids))]
-    kind = kinds.most_common(1)[0][0]
-    typed = sorted(i for i in ids if bracket(i) == kind)
-    boundaries: list[Any] = []
-    for j in range(1, parts):
-        value = typed[len(typed) * j // parts]
-        if (not boundaries or value > boundaries[-1]) and value > typed[0]:
-            boundaries.append(value)
-    others = len(ids) - len(typed)
-    cuts = [0, *(bisect_left(typed, b) for b in boundaries), len(typed)]
-    counts = [cuts[i + 1] - cuts[i] for i in range(len(cuts) - 1)]
-    counts[0] += others
-    return ranges_from_boundaries(boundaries, counts)
-
-
 class RangeSource(Protocol):
     """Where a partitioned snapshot reads: split a collection, read one range in `_id` order."""
 
@@ -110,13 +89,13 @@ class RangeSource(Protocol):
 
     def read(
         self, collection: str, id_range: IdRange, after: tuple[Any] | None
-    ) -> Iterator[dict[str, Any]]: ...
+    ) -> Iterator[SourceDocument]: ...
 
     def ids(self, collection: str) -> Iterator[Any]:
         """Every `_id` now in the collection (deletes detection after the snapshot)."""
         ...
 
-    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[dict[str, Any]]:
+    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[SourceDocument]:
         """The documents with these `_id`s (those that still exist)."""
         ...
 
@@ -127,26 +106,27 @@ class RangeSource(Protocol):
 
 
 class MongoRanges:
-    """`RangeSource` over a pymongo or montydb database."""
+    """`RangeSource` over a pymongo database; ranges are read as raw BSON (etl.engine.raw)."""
 
     def __init__(self, database: Any) -> None:
         self.database = database
-        self.is_server = id_projection(database) is not None
 
     def split(self, collection: str, parts: int) -> list[IdRange]:
         coll = read_collection(self.database, collection)
         if parts <= 1:
             return [IdRange(0, expected=coll.count_documents({}))]
-        if not self.is_server:  # montydb: no $bucketAuto; quantiles of a scan
-            return quantile_ranges([d["_id"] for d in coll.find({}, None)], parts)
         return self._buckets(coll, parts)
 
     def _buckets(self, coll: Any, parts: int) -> list[IdRange]:
-        """`$bucketAuto` over the `_id`s of the type of the largest `_id` (ObjectId, usually)."""
-        top = next(iter(coll.find({}, {"_id": 1}).sort("_id", -1).limit(1)), None)
-        kind = bracket(top["_id"]) if top else None
-        if kind is None:
-            return [IdRange(0)]
+        """`$bucketAuto` over the `_id`s of the orderable type most `_id`s have (ObjectId,
+        usually); counting each type is an index range on the server."""
+        by_kind = {
+            kind: coll.count_documents({"_id": {"$type": kind}})
+            for kind in dict.fromkeys(BRACKETS.values())
+        }
+        kind = max(by_kind, key=lambda k: by_kind[k])
+        if by_kind[kind] == 0:
+            return [IdRange(0, expected=coll.count_documents({}))]
         buckets = list(
             coll.aggregate(
                 [
@@ -164,13 +144,14 @@ class MongoRanges:
 
     def read(
         self, collection: str, id_range: IdRange, after: tuple[Any] | None
-    ) -> Iterator[dict[str, Any]]:
-        coll = read_collection(self.database, collection)
-        return iter(coll.find(id_range.query(after)).sort("_id", 1))
+    ) -> Iterator[SourceDocument]:
+        coll = raw_collection(self.database, collection)
+        found = coll.find(id_range.query(after), batch_size=READ_BATCH).sort("_id", 1)
+        return iter(found)
 
     def ids(self, collection: str) -> Iterator[Any]:
         coll = read_collection(self.database, collection)
-        for doc in coll.find({}, id_projection(self.database)):
+        for doc in coll.find({}, {"_id": 1}, batch_size=READ_BATCH):
             yield doc["_id"]
 
     def high_water(self, collection: str, cursor: str, bound: datetime) -> Watermark | None:
@@ -181,6 +162,6 @@ class MongoRanges:
         value = doc.get(cursor) if doc else None
         return Watermark(value, doc["_id"]) if doc and isinstance(value, datetime) else None
 
-    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[dict[str, Any]]:
-        coll = read_collection(self.database, collection)
+    def find_ids(self, collection: str, ids: list[Any]) -> Iterator[SourceDocument]:
+        coll = raw_collection(self.database, collection)
         return iter(coll.find({"_id": {"$in": ids}}))

@@ -25,12 +25,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from etl.engine.identity import source_key
+from etl.engine.raw import SourceDocument
 from etl.engine.state import Watermark
+from etl.services.mongo import READ_BATCH
 
 
 def run_bound(now: datetime | None = None) -> datetime:
-    """The latest cursor value a run may take as its watermark: its start, naive UTC, in
-    milliseconds (MongoDB's precision; montydb compares naive datetimes only)."""
+    """The latest cursor value a run may take as its watermark: its start, naive UTC (as
+    pymongo decodes dates here), in milliseconds (MongoDB's precision)."""
     moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
@@ -43,7 +45,7 @@ def changed_filter(cursor: str, since: Watermark | None) -> dict[str, Any]:
     """
     if since is None or since.cursor_value is None:
         return {}
-    value = since.cursor_value.astimezone(UTC).replace(tzinfo=None)  # montydb compares naive
+    value = since.cursor_value.astimezone(UTC).replace(tzinfo=None)
     # "not <= the mark" is every later date AND every missing, null or non-date cursor (type
     # bracketing: $lte against a date matches dates only): one clause for both cases
     return {
@@ -56,14 +58,17 @@ def changed_filter(cursor: str, since: Watermark | None) -> dict[str, Any]:
 
 def read_changed(
     collection: Any, cursor: str, since: Watermark | None
-) -> tuple[Iterator[Any], int | None]:
-    """Changed documents and cursor anomalies in (cursor, _id) order, and how many when that is
-    worth knowing: a read of everything (first load, full refresh) counts for its progress bar;
-    an incremental read does not (montydb would evaluate the filter twice)."""
+) -> tuple[Iterator[SourceDocument], int | None]:
+    """Changed documents and cursor anomalies in (cursor, _id) order, as raw BSON
+    (`collection` is opened with etl.services.mongo.RAW_OPTIONS), and how many when that is
+    cheap to know: a read of everything (first load, full refresh) counts for its progress
+    bar from the collection's metadata; an incremental read does not (the server would
+    evaluate the filter twice)."""
     query = changed_filter(cursor, since)
     collection.create_index([(cursor, 1), ("_id", 1)])
-    total = None if query else collection.count_documents(query)
-    return iter(collection.find(query).sort([(cursor, 1), ("_id", 1)])), total
+    total = None if query else collection.estimated_document_count()
+    found = collection.find(query, batch_size=READ_BATCH).sort([(cursor, 1), ("_id", 1)])
+    return iter(found), total
 
 
 def is_anomaly(value: Any, bound: datetime) -> bool:
@@ -73,8 +78,7 @@ def is_anomaly(value: Any, bound: datetime) -> bool:
     return (value if value.tzinfo is None else value.replace(tzinfo=None)) > bound
 
 
-def present_source_ids(collection: Any, projection: dict[str, int] | None) -> Iterator[str]:
-    """Every document's `source_id`, from an `_id`-only scan (served by the `_id` index; see
-    etl.services.mongo.id_projection)."""
-    for doc in collection.find({}, projection):
+def present_source_ids(collection: Any) -> Iterator[str]:
+    """Every document's `source_id`, from an `_id`-only scan (served by the `_id` index)."""
+    for doc in collection.find({}, {"_id": 1}, batch_size=READ_BATCH):
         yield source_key(doc["_id"])

@@ -1,7 +1,7 @@
 """Proof that PostgreSQL holds what MongoDB holds, for one table asset.
 
 One pass over the collection computes each document's `source_id` and content hash exactly as
-the loader does (etl.engine.identity, etl.engine.loader.document_hash); they are COPYed into a
+the loader does (etl.engine.identity, etl.engine.raw.document_hash); they are COPYed into a
 temp table and compared with the parent table in set-based SQL. Every document then falls in
 one class:
 
@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 from etl.engine.identity import source_key
-from etl.engine.loader import document_hash, hash_key
+from etl.engine.raw import SourceDocument, document_hash, document_id, hash_key
 from etl.engine.spec import TableAsset
 from etl.migrations import require_current
 from etl.settings import Settings, get_settings
@@ -103,7 +103,7 @@ def reconcile_assets(
     on_asset: Callable[[TableAsset], None] = lambda asset: None,
 ) -> list[Reconciliation]:
     """Reconcile each asset against its collection on the configured databases."""
-    from etl.services.mongo import mongo_database, read_collection
+    from etl.services.mongo import READ_BATCH, mongo_database, raw_collection
     from etl.services.postgres import pg_connect, postgres_url
 
     settings = settings or get_settings()
@@ -114,17 +114,17 @@ def reconcile_assets(
         require_current(conn, url)
         for asset in assets:
             on_asset(asset)
-            documents = read_collection(database, asset.source).find({})
+            documents = raw_collection(database, asset.source).find({}, batch_size=READ_BATCH)
             results.append(reconcile(conn, asset, documents))
     return results
 
 
 def reconcile(
-    conn: psycopg.Connection, asset: TableAsset, documents: Iterable[dict[str, Any]]
+    conn: psycopg.Connection, asset: TableAsset, documents: Iterable[SourceDocument]
 ) -> Reconciliation:
     """Compare `documents` (the whole collection) with the asset's parent table."""
     table = sql.Identifier(*asset.tables[0].split("."))
-    key = hash_key(asset)
+    key = hash_key(asset.code_version)
     result = Reconciliation(asset.name, asset.source, asset.tables[0])
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(
@@ -133,7 +133,7 @@ def reconcile(
         )
         with cur.copy("COPY reconcile_docs (source_id, source_hash) FROM STDIN") as copy:
             for raw in documents:
-                copy.write_row((source_key(raw.get("_id")), document_hash(raw, key)))
+                copy.write_row((source_key(_id_or_none(raw)), document_hash(raw, key)))
                 result.documents += 1
         cur.execute("ANALYZE reconcile_docs")
         params = {"asset": asset.name, "sample": SAMPLE}
@@ -149,3 +149,10 @@ def reconcile(
             if sample:
                 result.examples[kind] = list(sample)
     return result
+
+
+def _id_or_none(doc: SourceDocument) -> Any:
+    try:
+        return document_id(doc)
+    except KeyError:
+        return None

@@ -6,16 +6,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
 from psycopg import sql
+from pymongo.errors import ConnectionFailure, PyMongoError
 
 from etl.engine.batches import fewer_gc_pauses, write_batches
 from etl.engine.coerce import CoercionError, to_datetime
@@ -23,6 +25,7 @@ from etl.engine.context import AssetResult, ProgressHook, RunContext, _no_progre
 from etl.engine.graph import AssetGraph
 from etl.engine.identity import source_key
 from etl.engine.loader import TableLoader
+from etl.engine.raw import SourceDocument
 from etl.engine.reading import is_anomaly, present_source_ids, read_changed, run_bound
 from etl.engine.snapshot import (
     Snapshot,
@@ -35,17 +38,21 @@ from etl.engine.spec import Asset, TableAsset
 from etl.engine.state import (
     Watermark,
     acquire_asset_lock,
+    clear_refresh,
+    database_now,
     load_watermark,
+    pending_refresh,
     record_end,
     record_skipped,
     record_start,
     release_asset_lock,
+    request_refreshes,
     save_watermark,
 )
 from etl.engine.workers import load_ranges
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.migrations import require_current
-from etl.services.mongo import id_projection, read_collection
+from etl.services.mongo import describe, raw_collection, read_collection
 from etl.services.postgres import pg_connect
 from etl.settings import Settings, get_settings
 
@@ -122,6 +129,9 @@ def materialize(
     try:
         with pg_connect(ctx.postgres_url, autocommit=True) as records:
             require_current(records, ctx.postgres_url)
+            if full_refresh:  # remembered until each asset's refresh succeeds
+                tables = [n for n in names if isinstance(graph.assets[n], TableAsset)]
+                request_refreshes(records, ctx.run_id, tables)
             for name in names:
                 blocked = sorted(
                     up
@@ -201,6 +211,26 @@ def lost_postgres(url: str, exc: BaseException) -> ServiceUnavailable:
     return ServiceUnavailable(f"lost the connection to PostgreSQL at {mask_url(url)}: {reason}")
 
 
+def lost_mongo(url: str, exc: BaseException) -> ServiceUnavailable:
+    """One line for a MongoDB server that went away mid-run (its URL masked; pymongo's
+    topology description left out)."""
+    return ServiceUnavailable(f"lost the connection to MongoDB at {mask_url(url)}: {describe(exc)}")
+
+
+def _mongo_lost(exc: BaseException, asset: Asset, ctx: RunContext) -> bool:
+    """Whether an asset's failure is MongoDB going away (then the whole run stops: every
+    later asset would wait for server selection and fail the same way)."""
+    if not isinstance(asset, TableAsset) or ctx.document_source is not None:
+        return False
+    if isinstance(exc, ConnectionFailure):
+        return True
+    try:  # a worker process saw it first: ask the server ourselves
+        ctx.mongo.client.admin.command("ping")
+    except PyMongoError:
+        return True
+    return False
+
+
 def _connection_lost(exc: BaseException, records: psycopg.Connection) -> bool:
     """Whether an asset's failure is the server going away (then the whole run stops)."""
     if not isinstance(exc, psycopg.OperationalError):
@@ -221,24 +251,40 @@ def run_one(asset: Asset, ctx: RunContext, records: psycopg.Connection) -> Asset
     acquire_asset_lock(records, asset.name, ctx.settings.lock_timeout)
     started = time.perf_counter()
     try:
+        since = database_now(records)
+        asked_by = pending_refresh(records, asset.name) if isinstance(asset, TableAsset) else None
+        if asked_by is not None and not ctx.full_refresh:
+            log.warning("%s: finishing the full refresh asked for by run %s", asset.name, asked_by)
+            ctx = dataclasses.replace(ctx, full_refresh=True)
         record_start(records, ctx.run_id, asset.name, ctx.full_refresh)
         try:
             result = asset.materialize(ctx)
         except Exception as exc:
             if _connection_lost(exc, records):
                 raise lost_postgres(ctx.postgres_url, exc) from None
+            lost = _mongo_lost(exc, asset, ctx)
             message = (
-                str(exc) if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
+                str(lost_mongo(ctx.mongo_uri, exc))
+                if lost
+                else str(exc)
+                if isinstance(exc, UserFacingError)
+                else f"{type(exc).__name__}: {exc}"
             )
-            log.error("asset %s failed: %s", asset.name, message)
             log.debug("asset %s failed", asset.name, exc_info=True)
             record_end(
                 records, ctx.run_id, asset.name, "failed", getattr(exc, "result", None), message
             )
+            if lost:  # the run stops here: the message is the command's one line
+                raise ServiceUnavailable(message) from None
+            log.error("asset %s failed: %s", asset.name, message)
             return AssetOutcome(
                 asset.name, "failed", seconds=time.perf_counter() - started, error=message
             )
+        if asked_by is not None and not result.note:
+            result.note = f"finished the full refresh asked for by run {asked_by}"
         record_end(records, ctx.run_id, asset.name, "success", result)
+        if asked_by is not None or ctx.full_refresh:
+            clear_refresh(records, asset.name, since)
         return AssetOutcome(asset.name, "success", result, time.perf_counter() - started)
     finally:
         release_asset_lock(records, asset.name)
@@ -307,7 +353,7 @@ def load_in_process(asset: TableAsset, ctx: RunContext) -> AssetResult:
                 docs, total = iter(ctx.document_source(collection)), None
             else:
                 docs, total = read_changed(
-                    read_collection(ctx.mongo, collection), asset.cursor, before
+                    raw_collection(ctx.mongo, collection), asset.cursor, before
                 )
             # a read of everything notes which documents exist as it goes; otherwise an
             # `_id`-only scan afterwards does (deletes are noticed by every run)
@@ -356,15 +402,13 @@ def _deletions(loader: TableLoader, ctx: RunContext, collection: str, *, scanned
         if ctx.document_source is not None:
             ids: Iterable[str] = (source_key(d["_id"]) for d in ctx.document_source(collection))
         else:
-            ids = present_source_ids(
-                read_collection(ctx.mongo, collection), id_projection(ctx.mongo)
-            )
+            ids = present_source_ids(read_collection(ctx.mongo, collection))
         loader.remember_present(ids)
     return loader.delete_absent()
 
 
 def _advance(
-    mark: Watermark | None, batch: list[dict[str, Any]], cursor: str, bound: datetime
+    mark: Watermark | None, batch: Sequence[SourceDocument], cursor: str, bound: datetime
 ) -> Watermark | None:
     """The watermark after a batch: its last document whose cursor can be a position.
 

@@ -188,3 +188,40 @@ def acquire_asset_lock(conn: psycopg.Connection, asset: str, timeout: float) -> 
 
 def release_asset_lock(conn: psycopg.Connection, asset: str) -> None:
     conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [_lock_key(asset)])
+
+
+# -- full refreshes asked for and not finished (etl.refresh_requests) ------------------------
+
+
+def request_refreshes(conn: psycopg.Connection, run_id: str, assets: list[str]) -> None:
+    """Note that run `run_id` asked for a full refresh of `assets` (before any of them runs)."""
+    conn.execute(
+        "INSERT INTO etl.refresh_requests (asset, run_id, requested_at) "
+        "SELECT a, %s, clock_timestamp() FROM unnest(%s::text[]) a "
+        "ON CONFLICT (asset) DO UPDATE SET run_id = excluded.run_id, "
+        "requested_at = excluded.requested_at",
+        [run_id, assets],
+    )
+
+
+def pending_refresh(conn: psycopg.Connection, asset: str) -> str | None:
+    """The run whose full refresh of `asset` has not finished, if any."""
+    row = conn.execute(
+        "SELECT run_id FROM etl.refresh_requests WHERE asset = %s", [asset]
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def clear_refresh(conn: psycopg.Connection, asset: str, started: datetime) -> None:
+    """The refresh of `asset` that began at `started` succeeded: requests made before it are
+    done (a request made while it ran stays for the next run)."""
+    conn.execute(
+        "DELETE FROM etl.refresh_requests WHERE asset = %s AND requested_at <= %s",
+        [asset, started],
+    )
+
+
+def database_now(conn: psycopg.Connection) -> datetime:
+    row = conn.execute("SELECT clock_timestamp()").fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]

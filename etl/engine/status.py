@@ -42,6 +42,7 @@ def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, 
     with conn.cursor(row_factory=dict_row) as cur:
         runs = {r["asset"]: r for r in cur.execute(LAST_RUNS, [names]).fetchall()}
         marks = {r["asset"]: r for r in cur.execute(WATERMARKS, [names]).fetchall()}
+    pending = {a for (a,) in conn.execute("SELECT asset FROM etl.refresh_requests")}
     existing = {
         f"{s}.{t}"
         for s, t in conn.execute(
@@ -81,6 +82,7 @@ def asset_status(conn: psycopg.Connection, graph: AssetGraph) -> list[dict[str, 
                 "rows_deleted": run.get("rows_deleted"),
                 "watermark": cursor_value.isoformat(timespec="seconds") if cursor_value else None,
                 "error": run.get("error"),
+                "refresh_pending": name in pending,
             }
         )
     return out

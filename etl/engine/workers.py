@@ -121,10 +121,7 @@ def _in_processes(asset: TableAsset, ctx: RunContext, snapshot: Snapshot, worker
 
 
 def _worker_main(asset: TableAsset, ctx: RunContext, snapshot: Snapshot) -> None:
-    from etl.services.mongo import forget_clients
-
     _die_with_parent()  # kill -9 of the run stops its workers too, as it stops its threads
-    forget_clients()  # the parent's montydb handles are not this process's to use
     own = dataclasses.replace(ctx, progress=_no_progress)  # fresh connections, no display
     try:
         work(asset, own, snapshot)

@@ -1,24 +1,33 @@
-"""MongoDB: a real server through pymongo, or montydb on disk through the same API.
+"""MongoDB through pymongo: the configured server, or the embedded SecantusDB server.
 
-`MONGO_URI` decides: `mongodb://` / `mongodb+srv://` → pymongo; unset or `montydb://PATH` →
-montydb with sqlite storage (default path `LOCAL_DIR/mongo`), which separate processes can share.
-Callers get a database handle and must keep to the pymongo API subset montydb implements too
-(find with filter/projection/sort/limit, insert_many, update_one/many, replace_one, delete_many,
-count_documents, create_index); see docs/architecture.md.
+`MONGO_URI` decides: `mongodb://` / `mongodb+srv://` is used as it is; unset means the embedded
+server under `LOCAL_DIR/mongo` (etl.services.mongo_server), started on first use. Either way
+the code above this module sees a pymongo `Database`, and one `MongoClient` per process serves
+every caller (a client owns a connection pool and monitor threads: one per call would pile up
+in a long-lived worker or `dag.test()`).
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from pathlib import Path
 from typing import Any
 
 from bson.codec_options import CodecOptions, DatetimeConversion
+from bson.raw_bson import RawBSONDocument
+from pymongo import MongoClient
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
-from etl.errors import ServiceUnavailable, UserFacingError, mask_url
+from etl.errors import ServiceUnavailable, mask_url
+from etl.services import mongo_server
 from etl.settings import Settings, get_settings
 
 SERVER_SELECTION_TIMEOUT_MS = 5000
+READ_BATCH = 2_000
+"""Documents per round trip of a long read (`cursor.batch_size`): the server's default first
+batch is 101 documents, and the later ones are sized by bytes only."""
 READ_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
     tz_aware=False,
     datetime_conversion=DatetimeConversion.DATETIME_CLAMP,
@@ -27,75 +36,85 @@ READ_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
 """How the engine decodes documents, so that no stored value can make a read fail: a date
 outside Python's range comes back clamped to year 1 or 9999 (and `coerce.to_datetime` refuses
 those values, so they are rejected, never stored), invalid UTF-8 comes back with surrogates
-(which the column guards refuse). montydb decodes every document to filter it, so without these
-options one bad date would break every query on its collection."""
-_monty_lock = threading.Lock()
-_monty_clients: dict[Path, Any] = {}
+(which the column guards refuse)."""
+RAW_OPTIONS: CodecOptions[RawBSONDocument] = CodecOptions(
+    document_class=RawBSONDocument,
+    tz_aware=False,
+    datetime_conversion=DatetimeConversion.DATETIME_CLAMP,
+    unicode_decode_error_handler="surrogateescape",
+)
+"""Documents as the server sent them (`RawBSONDocument`): the loader hashes the bytes and
+decodes only the documents whose hash changed (etl.engine.raw)."""
+
+Document = dict[str, Any]
+
+_lock = threading.Lock()
+_clients: dict[tuple[int, str], MongoClient[Document]] = {}
 
 
-def is_montydb(uri: str | None) -> bool:
-    return not uri or uri.startswith("montydb://")
-
-
-def mongo_database(settings: Settings | None = None) -> Any:
-    """The RAW-layer database handle (pymongo `Database` or montydb `MontyDatabase`)."""
+def mongo_uri(settings: Settings | None = None) -> str:
+    """The URI of the RAW layer's server; starts the embedded server when none is configured."""
     settings = settings or get_settings()
-    uri = settings.mongo_uri
-    if not uri or is_montydb(uri):
-        path = Path(uri[len("montydb://") :]) if uri else settings.embedded_mongo_dir
-        return _monty_client(path.resolve())[settings.mongo_db]
-    if uri.startswith(("mongodb://", "mongodb+srv://")):
-        return _pymongo_client(uri).get_database(settings.mongo_db)
-    raise UserFacingError(
-        f"MONGO_URI must start with mongodb://, mongodb+srv:// or montydb://, got {mask_url(uri)}"
-    )
+    if settings.mongo_uri:
+        return settings.mongo_uri
+    return mongo_server.ensure_server(settings.embedded_mongo_dir.resolve()).uri()
 
 
-def id_projection(database: Any) -> dict[str, int] | None:
-    """The projection of an `_id`-only scan: `{"_id": 1}` for a server (it sends less), None
-    for montydb, which applies projections in Python: there reading whole documents is cheaper
-    (measured: an `_id`-only scan of 13,700 small documents 0.55 s, the plain scan 0.2 s)."""
-    return None if type(database).__module__.startswith("montydb") else {"_id": 1}
-
-
-def read_collection(database: Any, name: str) -> Any:
-    """Collection `name` decoded with `READ_OPTIONS` (pymongo and montydb alike)."""
-    return database.get_collection(name, codec_options=READ_OPTIONS)
-
-
-def forget_clients() -> None:
-    """Drop cached montydb clients without closing them: a forked worker process calls this,
-    so it opens its own sqlite connections instead of sharing its parent's."""
-    with _monty_lock:
-        _monty_clients.clear()
-
-
-def _monty_client(path: Path) -> Any:
-    from montydb import MontyClient, set_storage
-
-    with _monty_lock:
-        client = _monty_clients.get(path)
+def mongo_client(settings: Settings | None = None) -> MongoClient[Document]:
+    """This process's client for the configured server (created, and the server reached, on
+    first use). A forked child gets its own: pymongo clients are not fork-safe."""
+    uri = mongo_uri(settings)
+    key = (os.getpid(), uri)
+    with _lock:
+        client = _clients.get(key)
         if client is None:
-            if not (path / "monty.storage.cfg").exists():
-                path.mkdir(parents=True, exist_ok=True)
-                set_storage(str(path), storage="sqlite", use_bson=True)
-            client = MontyClient(str(path))
-            _monty_clients[path] = client
+            client = _connect(uri)
+            _clients[key] = client
         return client
 
 
-def _pymongo_client(uri: str) -> Any:
-    import pymongo
-    from pymongo.errors import PyMongoError
+def mongo_database(settings: Settings | None = None) -> Database[Document]:
+    """The RAW-layer database handle."""
+    settings = settings or get_settings()
+    return mongo_client(settings).get_database(settings.mongo_db)
 
+
+def read_collection(database: Database[Any], name: str) -> Collection[Document]:
+    """Collection `name` decoded with `READ_OPTIONS`."""
+    return database.get_collection(name, codec_options=READ_OPTIONS)
+
+
+def raw_collection(database: Database[Any], name: str) -> Collection[RawBSONDocument]:
+    """Collection `name` returning documents as the server's BSON bytes (`RAW_OPTIONS`)."""
+    return database.get_collection(name, codec_options=RAW_OPTIONS)
+
+
+def close_clients() -> None:
+    """Close this process's clients (the next call opens a new one); a forked worker drops its
+    parent's without closing them, which would close the parent's sockets."""
+    with _lock:
+        for (pid, _), client in list(_clients.items()):
+            if pid == os.getpid():
+                client.close()
+        _clients.clear()
+
+
+def _connect(uri: str) -> MongoClient[Document]:
     try:
-        client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
-            uri,
-            serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS,
-            tz_aware=False,
+        client: MongoClient[Document] = MongoClient(
+            uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, tz_aware=False
         )
         client.admin.command("ping")
     except PyMongoError as exc:
-        reason = str(exc).split(",")[0]
-        raise ServiceUnavailable(f"cannot reach MongoDB at {mask_url(uri)}: {reason}") from exc
+        raise ServiceUnavailable(
+            f"cannot reach MongoDB at {mask_url(uri)}: {describe(exc)}"
+        ) from exc
     return client
+
+
+def describe(exc: BaseException) -> str:
+    """pymongo's error as one short line (its topology dumps run over many)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for tail in (", Timeout:", ", Topology Description:", " (configured timeouts:"):
+        text = text.split(tail)[0]
+    return text

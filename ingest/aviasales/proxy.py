@@ -10,8 +10,8 @@ Every call, refused or failed ones too, becomes one document in `LOG_COLLECTION`
 with the upstream's body unchanged. The token goes upstream in the `X-Access-Token` header only:
 it is never in the logged URL, the logged parameters or the application logs.
 
-The log is written with the synchronous driver API that montydb shares with pymongo: one short
-insert per call, which bounds a single proxy process to a few hundred calls a second.
+The log is written with pymongo's synchronous API: one short insert per call on the event
+loop, which bounds a single proxy process to a few hundred calls a second.
 """
 
 from __future__ import annotations
@@ -217,7 +217,7 @@ class StartClock:
 def create_proxy(
     db: Any, upstream: Upstream, *, sleep: Callable[[float], Any] | None = None
 ) -> FastAPI:
-    """The proxy as an ASGI app, logging into `db` (a pymongo or montydb database)."""
+    """The proxy as an ASGI app, logging into `db` (a pymongo database)."""
     forwarder = Forwarder(upstream, sleep or asyncio.sleep)
     log = db[LOG_COLLECTION]
     ensure_indexes(db)
