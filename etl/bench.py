@@ -20,8 +20,10 @@ Making a document costs about a microsecond (see `session_documents`) and is tim
 
 from __future__ import annotations
 
+import heapq
 import random
 import resource
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,7 +46,14 @@ from etl.engine.reading import read_changed
 from etl.engine.reconcile import reconcile
 from etl.engine.state import Watermark
 from etl.migrations import upgrade
-from etl.services.mongo import RAW_OPTIONS, READ_OPTIONS, mongo_client, raw_collection
+from etl.services import mongo_server
+from etl.services.mongo import (
+    RAW_OPTIONS,
+    READ_OPTIONS,
+    close_clients,
+    mongo_client,
+    raw_collection,
+)
 from etl.services.postgres import pg_connect, postgres_url
 from etl.settings import Settings, get_settings
 
@@ -75,12 +84,32 @@ def session_documents(n: int, seed: int = 42) -> Iterator[dict[str, Any]]:
 
 def raw_session_documents(n: int, seed: int = 42) -> Iterator[RawBSONDocument]:
     """The same documents as a server sends them: BSON bytes (`RawBSONDocument`), the form the
-    loader reads (etl.engine.raw). Each is spliced from its template's encoded body and its own
-    ids, so making one still costs about a microsecond; the bytes equal `bson.encode` of the
-    dict `session_documents` gives."""
+    loader reads (etl.engine.raw), in `_id` order. Each is spliced from its template's encoded
+    body and its own ids, so making one still costs about a microsecond; the bytes equal
+    `bson.encode` of the dict `session_documents` gives."""
     bodies = [bson.encode(t)[4:-1] for t in _templates(min(n, TEMPLATES), seed)]
     for i in range(n):
         yield _raw_document(i, bodies)
+
+
+def raw_sessions_as_read(n: int, seed: int = 42) -> Iterator[RawBSONDocument]:
+    """`raw_session_documents` in the order a load's read returns them: (updated_at, `_id`).
+    Document i is made from template i mod T, so each template's documents are already in
+    `_id` order; templates are taken by their `updated_at`, and those sharing one are merged."""
+    templates = list(_templates(min(n, TEMPLATES), seed))
+    bodies = [bson.encode(t)[4:-1] for t in templates]
+    count = len(templates)
+    by_cursor: dict[datetime, list[int]] = {}
+    for t, template in enumerate(templates):
+        by_cursor.setdefault(template["updated_at"], []).append(t)
+    for _, group in sorted(by_cursor.items()):
+        ids = (
+            range(group[0], n, count)
+            if len(group) == 1
+            else heapq.merge(*(range(t, n, count) for t in group))
+        )
+        for i in ids:
+            yield _raw_document(i, bodies)
 
 
 def _document(i: int, templates: list[dict[str, Any]]) -> dict[str, Any]:
@@ -88,18 +117,18 @@ def _document(i: int, templates: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _raw_document(i: int, bodies: list[bytes]) -> RawBSONDocument:
-    session = _session_id(i).encode() + b"\x00"
-    body = b"".join(
+    body = bodies[i % len(bodies)]
+    data = b"".join(
         (
+            (len(body) + 53).to_bytes(4, "little"),  # 4 + _id (17) + body + session_id (31) + 1
             b"\x07_id\x00",
-            doc_id(i).binary,
-            bodies[i % len(bodies)],
-            b"\x02session_id\x00",
-            len(session).to_bytes(4, "little"),
-            session,
+            i.to_bytes(12, "big"),  # doc_id(i)
+            body,
+            b"\x02session_id\x00\x0f\x00\x00\x00sess_%09d\x00" % i,  # _session_id(i)
+            b"\x00",
         )
     )
-    return RawBSONDocument((len(body) + 5).to_bytes(4, "little") + body + b"\x00", RAW_OPTIONS)
+    return RawBSONDocument(data, RAW_OPTIONS)
 
 
 def _session_id(i: int) -> str:
@@ -409,7 +438,8 @@ def _engine_pass(name: str, settings: Settings, n: int, seed: int, full_refresh:
         name,
         full_refresh=full_refresh,
         settings=settings,
-        document_source=lambda collection: raw_session_documents(n, seed),
+        document_source=lambda collection: raw_sessions_as_read(n, seed),
+        document_source_ordered=True,
     )
 
 
@@ -526,26 +556,39 @@ def _mart_pass(url: str, settings: Settings) -> MartTimes:
 
 
 @contextmanager
-def scratch_mongo_database(settings: Settings) -> Iterator[str]:
-    """A fresh database on the configured MongoDB server, dropped afterwards."""
+def scratch_mongo(settings: Settings) -> Iterator[Settings]:
+    """`settings` pointing at a fresh MongoDB database, removed afterwards: on the embedded
+    default, a server of its own under LOCAL_DIR (stopped and deleted: dropping 200,000
+    documents one by one would take the embedded server minutes); with MONGO_URI set, a
+    scratch database on that server (dropped)."""
     name = f"etl_bench_{int(time.time())}"
+    if settings.mongo_uri:
+        try:
+            yield settings.model_copy(update={"mongo_db": name})
+        finally:
+            mongo_client(settings).drop_database(name)
+        return
+    root = settings.local_dir.resolve() / name
     try:
-        yield name
+        server = mongo_server.ensure_server(root)
+        yield settings.model_copy(update={"mongo_uri": server.uri(), "mongo_db": name})
     finally:
-        mongo_client(settings).drop_database(name)
+        close_clients()
+        mongo_server.stop_server(root)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _mongo_pass(settings: Settings, n: int, seed: int) -> MongoPass:
-    """Insert the documents into a scratch database of the MongoDB server, load them through
-    the real reader (one process), then time its parts alone: the server's sorted raw read,
-    and BSON decoding."""
-    with scratch_mongo_database(settings) as name:
-        database = mongo_client(settings).get_database(name)
+    """Insert the documents into a scratch MongoDB database (with the index the generator
+    creates first, as a live collection has it), load them through the real reader (one
+    process), then time its parts alone: the server's sorted raw read, and BSON decoding."""
+    with scratch_mongo(settings) as reading:
+        database = mongo_client(reading).get_database(reading.mongo_db)
         t = time.perf_counter()
+        database.user_sessions.create_index([("updated_at", 1), ("_id", 1)])
         for chunk in batched(session_documents(n, seed), 5_000):
             database.user_sessions.insert_many(chunk, ordered=False)
         insert_s = time.perf_counter() - t
-        reading = settings.model_copy(update={"mongo_db": name})
         load = _timed_load("first load from MongoDB", settings=reading, partitions=1)
         if load.documents != n:
             raise RuntimeError(f"benchmark load from MongoDB read {load.documents:,} of {n:,}")

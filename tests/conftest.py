@@ -109,14 +109,14 @@ _databases = itertools.count(1)
 @pytest.fixture
 def mongo(mongo_url: str) -> Iterator[Any]:
     """A RAW database of this test's own on the session's server (`MONGO_DB` points at it for
-    the test and any process it starts); dropped afterwards."""
-    from etl.services.mongo import mongo_client, mongo_database
+    the test and any process it starts). Not dropped: the embedded server deletes a dropped
+    database's documents one by one, and the whole server goes with the session."""
+    from etl.services.mongo import mongo_database
     from etl.settings import get_settings
 
     name = f"raw_test_{next(_databases)}"
     os.environ["MONGO_DB"] = name
     get_settings.cache_clear()
     yield mongo_database()
-    mongo_client().drop_database(name)
     os.environ.pop("MONGO_DB", None)
     get_settings.cache_clear()

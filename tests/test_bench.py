@@ -7,9 +7,13 @@ from typing import Any
 import psycopg
 
 from etl.bench import run_bench
+from etl.services.mongo import mongo_client
+from etl.settings import get_settings
 
 
-def test_bench_small_run_reports_every_pass_and_the_mart(pg_url: str, db: Any) -> None:
+def test_bench_small_run_reports_every_pass_and_the_mart(
+    pg_url: str, db: Any, mongo_url: str
+) -> None:
     result = run_bench(3_000, batch_size=500)
     names = [p.name for p in result.passes]
     assert names == [
@@ -32,12 +36,22 @@ def test_bench_small_run_reports_every_pass_and_the_mart(pg_url: str, db: Any) -
     with psycopg.connect(pg_url, autocommit=True) as conn:  # the scratch database is gone
         left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'etl_bench_%'")
         assert left.fetchone() == (0,)
+    # the same documents through the embedded MongoDB server and the real reader
+    from_mongo = result.from_mongo
+    assert from_mongo is not None
+    assert from_mongo.load.documents == 3_000 and from_mongo.load.rows == first.rows
+    assert from_mongo.server_read_s > 0 and from_mongo.decode_s > 0 and from_mongo.insert_s > 0
+    assert figures["from_mongo"]["docs_per_s"] > 0
+    # on the embedded default it ran on a scratch server of its own, removed afterwards
+    assert not list(get_settings().local_dir.resolve().glob("etl_bench_*"))
+    assert not [n for n in mongo_client().list_database_names() if n.startswith("etl_bench_")]
 
 
 def test_a_partitioned_pass_loads_the_same_rows_and_reports_its_workers(
     pg_url: str, db: Any
 ) -> None:
-    result = run_bench(2_000, batch_size=300, partitions=3, workers=2)
+    result = run_bench(2_000, batch_size=300, partitions=3, workers=2, from_mongo=False)
+    assert result.from_mongo is None
     part = result.partitioned
     assert part is not None and part.documents == 2_000
     assert part.rows == result.passes[1].rows  # the same rows as the single-process load

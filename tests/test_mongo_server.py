@@ -47,21 +47,15 @@ def scratch_root(tmp_path: Path) -> Iterator[Path]:
     mongo_server.stop_server(root)
 
 
-def test_a_stale_record_is_replaced_by_a_fresh_server(scratch_root: Path) -> None:
+def test_a_stale_record_is_replaced_and_acknowledged_writes_survive_kill_9(
+    scratch_root: Path,
+) -> None:
     scratch_root.mkdir()
     # a pid that is alive but is not a SecantusDB server (this test), and a port nobody serves
     (scratch_root / "server.json").write_text(json.dumps({"pid": os.getpid(), "port": 1}))
     state = mongo_server.ensure_server(scratch_root)
     assert state.pid != os.getpid() and state.port != 1
     assert mongo_server.ensure_server(scratch_root) == state  # reused, not started twice
-    assert mongo_server.stop_server(scratch_root)
-    assert not psutil.pid_exists(state.pid) or psutil.Process(state.pid).status() == "zombie"
-    assert mongo_server.read_state(scratch_root) is None
-    assert not mongo_server.stop_server(scratch_root)  # stopping twice is fine
-
-
-def test_acknowledged_writes_survive_kill_9_of_the_server(scratch_root: Path) -> None:
-    state = mongo_server.ensure_server(scratch_root)
     client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(state.uri())
     try:
         client.raw.docs.insert_many([{"_id": i, "v": "x" * 100} for i in range(300)])
@@ -69,13 +63,17 @@ def test_acknowledged_writes_survive_kill_9_of_the_server(scratch_root: Path) ->
     finally:
         client.close()
     assert mongo_server.kill_server(scratch_root)
-    again = mongo_server.ensure_server(scratch_root)
+    again = mongo_server.ensure_server(scratch_root)  # the record is stale now: a new server
     assert again.pid != state.pid
     client = pymongo.MongoClient(again.uri())
     try:
-        assert client.raw.docs.count_documents({}) == 301
+        assert client.raw.docs.count_documents({}) == 301  # --sync-on-commit: nothing lost
     finally:
         client.close()
+    assert mongo_server.stop_server(scratch_root)
+    assert not psutil.pid_exists(again.pid) or psutil.Process(again.pid).status() == "zombie"
+    assert mongo_server.read_state(scratch_root) is None
+    assert not mongo_server.stop_server(scratch_root)  # stopping twice is fine
 
 
 def test_down_stops_both_embedded_servers(tmp_path: Path) -> None:

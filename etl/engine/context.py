@@ -63,6 +63,8 @@ class RunContext:
     progress: ProgressHook = _no_progress
     document_source: Callable[[str], Any] | None = None
     """Overrides where a table asset's documents come from (benchmarks feed in-memory docs)."""
+    document_source_ordered: bool = False
+    """`document_source` yields documents in (cursor, `_id`) order, as the server's read does."""
     graph: AssetGraph | None = None
     """The graph being materialised (a mart asks it for its upstream assets)."""
     partitions: int | None = None

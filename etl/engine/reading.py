@@ -20,12 +20,12 @@ dates, so the watermark (etl.engine.runner) only ever advances over real dates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from etl.engine.identity import source_key
-from etl.engine.raw import SourceDocument
+from etl.engine.raw import SourceDocument, date_millis, millis
 from etl.engine.state import Watermark
 from etl.services.mongo import READ_BATCH
 
@@ -76,6 +76,34 @@ def is_anomaly(value: Any, bound: datetime) -> bool:
     if type(value) is not datetime:
         return True
     return (value if value.tzinfo is None else value.replace(tzinfo=None)) > bound
+
+
+def count_anomalies(
+    docs: Sequence[SourceDocument], cursor: str, bound: datetime, *, cursor_ordered: bool
+) -> int:
+    """How many of `docs` are cursor anomalies (`is_anomaly`), read from the documents' bytes.
+
+    `cursor_ordered`: the documents come in (cursor, `_id`) order, as `read_changed` returns
+    them. MongoDB sorts every non-date before the dates and dates in the future after the
+    others, so the anomalies of such a batch are a prefix and a suffix around one run of
+    ordinary dates: counting them looks at the anomalies and one document on either side, not
+    at every document (an unchanged re-read then costs no per-document cursor look-up). A
+    document updated while the read ran can be returned out of order; if it became an
+    anomaly it may go uncounted in this run, and is read (and counted) by the next.
+    """
+    limit = millis(bound)
+
+    def anomalous(doc: SourceDocument) -> bool:
+        value = date_millis(doc, cursor)
+        return value is None or value > limit
+
+    if not cursor_ordered:
+        return sum(map(anomalous, docs))
+    first = next((i for i, doc in enumerate(docs) if not anomalous(doc)), None)
+    if first is None:
+        return len(docs)
+    last = next(i for i in range(len(docs) - 1, first - 1, -1) if not anomalous(docs[i]))
+    return first + (len(docs) - 1 - last)
 
 
 def present_source_ids(collection: Any) -> Iterator[str]:

@@ -94,6 +94,7 @@ def materialize(
     run_id: str | None = None,
     progress: ProgressHook = _no_progress,
     document_source: Any = None,
+    document_source_ordered: bool = False,
     partitions: int | None = None,
     workers: int | None = None,
     range_source: Any = None,
@@ -114,6 +115,7 @@ def materialize(
         settings=settings or get_settings(),
         progress=progress,
         document_source=document_source,
+        document_source_ordered=document_source_ordered,
         graph=graph,
         partitions=partitions,
         workers=workers,
@@ -364,6 +366,7 @@ def load_in_process(asset: TableAsset, ctx: RunContext) -> AssetResult:
                 track_seen=reads_all and had_rows,
                 cursor_bound=bound,
                 track_fields=ctx.settings.field_inventory,
+                cursor_ordered=ctx.document_source is None or ctx.document_source_ordered,
             )
             mark = before
             ctx.progress(asset.name, 0, total)

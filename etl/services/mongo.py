@@ -100,10 +100,13 @@ def close_clients() -> None:
 
 
 def _connect(uri: str) -> MongoClient[Document]:
+    # a timeout written in the URI wins (a keyword argument would override it)
+    given = "serverselectiontimeoutms=" in uri.lower()
+    timeout: dict[str, Any] = (
+        {} if given else {"serverSelectionTimeoutMS": SERVER_SELECTION_TIMEOUT_MS}
+    )
     try:
-        client: MongoClient[Document] = MongoClient(
-            uri, serverSelectionTimeoutMS=SERVER_SELECTION_TIMEOUT_MS, tz_aware=False
-        )
+        client: MongoClient[Document] = MongoClient(uri, tz_aware=False, **timeout)
         client.admin.command("ping")
     except PyMongoError as exc:
         raise ServiceUnavailable(
