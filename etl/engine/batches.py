@@ -55,21 +55,30 @@ def write_batches(
 ) -> Iterator[WrittenBatch]:
     """Write `docs` batch by batch, yielding each written batch before its commit.
 
-    Two stages overlap: a worker thread prepares batch k+1 (pure Python: hash, transform,
-    validate, on its own `lookup` connection) while this thread writes batch k and PostgreSQL
-    processes it, so the load runs at about the pace of the slower stage rather than their sum.
-    At most two batches are in memory.
+    Three stages overlap: a reader thread fetches batch k+2 from the source (the MongoDB
+    server works meanwhile: its read is about as long as the rest of a first load), a worker
+    thread prepares batch k+1 (pure Python: hash, decode, transform, validate, on its own
+    `lookup` connection), and this thread writes batch k while PostgreSQL processes it, so the
+    load runs at about the pace of the slowest stage rather than their sum. At most three
+    batches are in memory, one of them still as the server's bytes.
     """
     batches = batched(docs, batch_size)
-
-    def prepare_next() -> tuple[list[SourceDocument], PreparedBatch] | None:
-        raws = next(batches, None)
-        return None if raws is None else (raws, loader.prepare(raws, lookup))
-
+    name = loader.asset.name
     with (
-        ThreadPoolExecutor(1, thread_name_prefix=f"prepare-{loader.asset.name}") as pool,
+        ThreadPoolExecutor(1, thread_name_prefix=f"read-{name}") as reader,
+        ThreadPoolExecutor(1, thread_name_prefix=f"prepare-{name}") as pool,
         short_gil_turns(),
     ):
+        reading = reader.submit(next, batches, None)
+
+        def prepare_next() -> tuple[list[SourceDocument], PreparedBatch] | None:
+            nonlocal reading
+            raws = reading.result()
+            if raws is None:
+                return None
+            reading = reader.submit(next, batches, None)
+            return raws, loader.prepare(raws, lookup)
+
         pending = pool.submit(prepare_next)
         while (ready := pending.result()) is not None:
             pending = pool.submit(prepare_next)
