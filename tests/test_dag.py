@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
 from dags.builder import build_dag, collection_uri, quality_uri, table_uri
 from etl.definitions import defs
+from etl.quality.offline import external_references
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +171,29 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     assert index.exists()
     html = index.read_text()
     assert all(t in html for t in ("shop.user_sessions", "shop.support_tickets", "shop.products"))
+    # the built site loads nothing from outside, and the index says what each page says
+    assert external_references(index.parent) == []
+    verdicts = index_verdicts(index)
+    assert verdicts and all(said == page for _, said, page in verdicts), verdicts
+
+
+def index_verdicts(index: Path) -> list[tuple[str, str, str]]:
+    """(link, the index's verdict, the page's verdict) for every validation row, read as the
+    index page's script reads them: the rows of its data array, links URL-decoded."""
+    rows = re.findall(
+        r"\{'validation_success': .*?'asset_name': '[^']*'\}", index.read_text(), re.S
+    )
+    out = []
+    for row in rows:
+        link = unquote(re.search(r"'_table_row_link_path': '([^']*)'", row).group(1))
+        said = re.search(r"'_validation_success_text': '([^']*)'", row).group(1)
+        status = (index.parent / link).read_text().split("Status:</span>", 1)[1][:300]
+        page = (
+            "Warnings" if "Warnings (no blocking" in status
+            else "Failed" if "Failed" in status else "Success"
+        )  # fmt: skip
+        out.append((link, said, page))
+    return out
 
 
 def test_assets_outside_the_selection_are_skipped_visibly(db, mongo) -> None:
@@ -211,6 +237,8 @@ def test_the_ui_command_serves_the_demo_dag(db: object) -> None:
     import time
     import urllib.request
 
+    import psutil
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -231,9 +259,14 @@ def test_the_ui_command_serves_the_demo_dag(db: object) -> None:
                 time.sleep(1)
         assert status == 200, server.stdout.read() if server.poll() is not None else "no answer"
         assert dag["dag_id"] == "mongo_assets"
+        children = psutil.Process(server.pid).children(recursive=True)
+        assert children  # the API server and its workers
+        server.terminate()  # SIGTERM to `etl ui` alone, as a supervisor stops it
+        assert server.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(children, timeout=30)
+        assert alive == [], [p.cmdline() for p in alive]
+        with socket.socket() as again:  # nothing answers on the port any more
+            assert again.connect_ex(("127.0.0.1", port)) != 0
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
+        if server.poll() is None:
             server.kill()

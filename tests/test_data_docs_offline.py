@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
-from etl.quality.offline import VENDORED, _folder, localise_site
+from etl.quality.offline import VENDORED, _folder, external_references, localise_site
 
 JQUERY = next(v for v in VENDORED if "jquery" in v.url)
+FILTER_CSS = next(v for v in VENDORED if v.url.endswith("filter-control.css"))
 FONTS = next(v for v in VENDORED if "font-awesome" in v.url)
-WARNED = "validations/shop/products/run/20261125T000000Z/warehouse-shop.products.html"
+# a run id as Airflow names it: GX keeps it URL-encoded in the index, not in the file's path
+RUN = "manual__2026-12-06T06:39:40+00:00"
+WARNED = f"validations/shop/products/{RUN}/20261125T000000Z/warehouse-shop.products.html"
 BLOCKED = "validations/shop/user_sessions/run/20261125T000000Z/warehouse-shop.user_sessions.html"
 
 
@@ -56,15 +60,24 @@ def make_site(tmp: Path) -> tuple[Path, Path]:
         )
     (site / "index.html").write_text(
         f'<link href="{FONTS.url}" rel="stylesheet"><script src="{JQUERY.url}"></script>'
-        f"<script>data: [{row(WARNED)}, {row(BLOCKED)}, {row('validations/ok.html', False)}]"
-        "</script>"
+        f"<script>data: [{row(quote(WARNED))}, {row(BLOCKED)}, "
+        f"{row('validations/ok.html', False)}]</script>"
+    )
+    styles = site / "static" / "styles"  # GX's dark style and the unminified filter stylesheet
+    styles.mkdir(parents=True)
+    (styles / "data_docs_default_styles.css").write_text(
+        ".navbar-brand { background: url('https://great-expectations-web-assets.s3.us-east-2"
+        ".amazonaws.com/full_logo_dark.png') 0 0 no-repeat; }"
+    )
+    (site / WARNED).write_text(
+        (site / WARNED).read_text() + f'<link href="{FILTER_CSS.url}" rel="stylesheet">'
     )
     return site, cache
 
 
 def test_every_page_points_at_local_copies_that_exist(tmp_path: Path) -> None:
     site, cache = make_site(tmp_path)
-    assert localise_site(site, cache) == 3
+    assert localise_site(site, cache) == 4  # three pages and the stylesheet
     for page in site.rglob("*.html"):
         text = page.read_text()
         assert JQUERY.url not in text and FONTS.url not in text
@@ -74,6 +87,9 @@ def test_every_page_points_at_local_copies_that_exist(tmp_path: Path) -> None:
     css = index.split('href="')[1].split('"')[0]
     assert (site / css).resolve().is_file()
     assert localise_site(site, cache) == 0  # idempotent
+    assert external_references(site) == []  # nothing loaded from outside, images included
+    css = (site / "static" / "styles" / "data_docs_default_styles.css").read_text()
+    assert "url('../images/logo-long.png')" in css
 
 
 def test_a_warning_only_result_reads_as_warnings_and_a_blocking_one_as_failed(
@@ -97,3 +113,4 @@ def test_without_the_files_the_pages_keep_working_links(tmp_path: Path, monkeypa
     localise_site(site, tmp_path / "empty-cache")
     assert JQUERY.url in (site / "index.html").read_text()
     assert not (site / "static" / "vendor").exists()
+    assert "code.jquery.com/jquery-3.7.1.min.js" in external_references(site)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from typing import Annotated
 
 import typer
@@ -53,9 +56,10 @@ def ui(
     """Start the Airflow UI on the demo's metadata (LOCAL_DIR/airflow): the DAG, its runs,
     each task's log, the Assets graph (collections -> tables -> marts) and its events.
 
-    Runs `airflow api-server` in the foreground with the project's settings: example DAGs off,
-    the virtualenv's `airflow` on PATH, and no login (every visitor is an admin: it listens on
-    127.0.0.1 only). Run `make demo` first for something to see. Ctrl-C stops it.
+    Runs `airflow api-server` with the project's settings: example DAGs off, the virtualenv's
+    `airflow` on PATH, and no login (every visitor is an admin: it listens on 127.0.0.1 only).
+    Run `make demo` first for something to see. Ctrl-C or SIGTERM stops it and every process
+    it started (the server runs in a process group of its own, which is ended as a whole).
     """
     from dags.local import ui_env
 
@@ -74,9 +78,55 @@ def ui(
         f"Airflow UI: [bold]http://{host}:{port}[/]  (no login needed: local use only). "
         "The demo's run is under DAGs > mongo_assets; Ctrl-C stops the server."
     )
-    server = [sys.executable, "-m", "airflow", "api-server", "--host", host, "--port", str(port)]
+    command = [sys.executable, "-m", "airflow", "api-server", "--host", host, "--port", str(port)]
     sys.stdout.flush()
-    os.execve(sys.executable, server, env)  # the server replaces this process: signals reach it
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    code, stopped = run_until_signalled(server)
+    if code != 0 and not stopped:
+        raise typer.Exit(code)
+
+
+def run_until_signalled(process: subprocess.Popen[bytes], grace: float = 20.0) -> tuple[int, bool]:
+    """Wait for `process` (the leader of its own process group); Ctrl-C or SIGTERM ends the
+    whole group, whose members (the API server forks workers that would otherwise keep the
+    port) get SIGKILL after `grace` seconds. Returns (exit code, whether a signal stopped it)."""
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: object) -> None:
+        stopped.set()
+        _signal_group(process.pid, signal.SIGTERM)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        code = process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        end_group(process.pid, grace)
+    return code, stopped.is_set()
+
+
+def end_group(group: int, grace: float) -> None:
+    """SIGTERM whatever is left of process group `group`, SIGKILL after `grace` seconds."""
+    if not _signal_group(group, signal.SIGTERM):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not _signal_group(group, 0):
+            return
+        time.sleep(0.1)
+    _signal_group(group, signal.SIGKILL)
+
+
+def _signal_group(group: int, sig: int) -> bool:
+    """Send `sig` to the group; False when no process of it is left."""
+    try:
+        os.killpg(group, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # only zombies left, or not ours
+        return False
+    return True
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,12 @@ VENDORED = (
         "bootstrap-table@1.19.1",
         "dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
     ),
+    _v(  # the validation pages ask for the unminified stylesheet
+        "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/"
+        "bootstrap-table-filter-control.css",
+        "bootstrap-table@1.19.1",
+        "dist/extensions/filter-control/bootstrap-table-filter-control.css",
+    ),
     _v(
         "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/"
         "bootstrap-datepicker.min.js",
@@ -110,7 +117,17 @@ VENDORED = (
 )
 EXTRA_MEMBERS = {"@fortawesome/fontawesome-free@6.6.0": "webfonts/"}
 """Whole folders a vendored file refers to (Font Awesome's CSS loads ../webfonts/*)."""
-LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.[^\"']*?/logo-long\.png[^\"']*")
+LOGO = re.compile(
+    r"https://great-expectations-web-assets\.s3\.[^\"')]*?/(?:logo-long|full_logo_dark)\.png"
+    r"[^\"')]*"
+)
+"""GX's logo, light or dark style, from its web bucket: the site ships logo-long.png itself."""
+EXTERNAL = re.compile(
+    r"""(?:\bsrc\s*=\s*["']|<link\b[^>]*\bhref\s*=\s*["']|url\(\s*["']?)(https?:)?//[^"')\s>]+""",
+    re.I,
+)
+"""What a page or stylesheet would load from elsewhere: scripts, images, stylesheets, fonts
+(`src=`, `<link href=`, CSS `url()`); plain hyperlinks load nothing and are left alone."""
 STATUS_FAILED = re.compile(r'<i class="fas fa-times text-danger" aria-hidden="true"></i>\s*Failed')
 STATUS_WARNINGS = (
     '<i class="fas fa-exclamation-triangle text-warning" aria-hidden="true"></i> '
@@ -187,13 +204,30 @@ def localise_site(site: Path, cache: Path, warning_only: set[str] | None = None)
         copied.touch()
     warning_only = warning_only if warning_only is not None else warning_only_pages(site)
     changed = 0
-    for page in site.rglob("*.html"):
+    for page in [*site.rglob("*.html"), *site.rglob("*.css")]:
         text = page.read_text(encoding="utf-8")
         new = _rewrite(text, page, site, vendored, warning_only)
         if new != text:
             page.write_text(new, encoding="utf-8")
             changed += 1
+    left = external_references(site)
+    if left:
+        log.warning(
+            "data docs still load %d file(s) from the internet (they show without them, "
+            "unstyled): %s",
+            len(left),
+            ", ".join(left[:5]),
+        )
     return changed
+
+
+def external_references(site: Path) -> list[str]:
+    """Every distinct URL a page or stylesheet of the site would load from outside it."""
+    found: set[str] = set()
+    for page in [*site.rglob("*.html"), *site.rglob("*.css")]:
+        text = page.read_text(encoding="utf-8", errors="replace")
+        found.update(m.group(0).split("//", 1)[1] for m in EXTERNAL.finditer(text))
+    return sorted(found)
 
 
 def _rewrite(text: str, page: Path, site: Path, vendored: bool, warning_only: set[str]) -> str:
@@ -202,7 +236,8 @@ def _rewrite(text: str, page: Path, site: Path, vendored: bool, warning_only: se
         for v in VENDORED:
             local = f"{up}/static/vendor/{_folder(v.package)}/{v.member}"
             text = text.replace(f'"{v.url}"', f'"{local}"')
-    text = LOGO.sub(f"{up}/static/images/logo-long.png", text)
+    logo = os.path.relpath(site / "static" / "images" / "logo-long.png", page.parent)
+    text = LOGO.sub(logo.replace(os.sep, "/"), text)
     if page.name == "index.html" and warning_only:
         text = _index_warnings(text, warning_only)
     elif page.relative_to(site).as_posix() in warning_only:
@@ -217,7 +252,8 @@ def _index_warnings(text: str, warning_only: set[str]) -> str:
     def fix(match: re.Match[str]) -> str:
         row = match.group(0)
         link = re.search(r"'_table_row_link_path': '([^']*)'", row)
-        if link is None or link.group(1) not in warning_only:
+        # the index keeps run ids URL-encoded (`manual__2026-12-06T06%3A39…`), the files do not
+        if link is None or unquote(link.group(1)) not in warning_only:
             return row
         row = row.replace(FAILED_ICON, WARNING_ICON)
         failed, warned = ("'_validation_success_text': '" + w + "'" for w in ("Failed", "Warnings"))
