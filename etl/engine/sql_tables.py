@@ -7,6 +7,7 @@ are not tables. psycopg placeholders (`%(partitions)s`) and `%%` are neutralised
 
 from __future__ import annotations
 
+import logging
 import re
 from functools import cache
 
@@ -17,6 +18,9 @@ from sqlglot.errors import ParseError
 from etl.engine.spec import AssetDeclarationError
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+logging.getLogger("sqlglot").setLevel(logging.WARNING)
+"""sqlglot logs an INFO note for each array index it rewrites while parsing: noise in every
+DAG-processor log that imports the definitions, and nothing a reader can act on."""
 
 
 @cache
