@@ -107,7 +107,7 @@ def demo(
 
 def _reconciled() -> bool:
     """Reconcile every table asset; one line when equal, the differences when not."""
-    from etl.cli.render import reconcile_table
+    from etl.cli.render import show_reconciliation
     from etl.engine.reconcile import reconcile_assets
     from etl.engine.spec import TableAsset
 
@@ -121,7 +121,7 @@ def _reconciled() -> bool:
             "one loaded exactly or rejected with its reason"
         )
         return True
-    console.print(reconcile_table(differing))
+    show_reconciliation(console, differing)
     console.print(
         f"[red]{len(differing)} asset(s) differ from MongoDB[/] "
         f"({', '.join(r.asset for r in differing)}): a run did not finish; run "

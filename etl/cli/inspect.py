@@ -10,9 +10,9 @@ from typing import Annotated, Any
 import psycopg
 import typer
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 
-from etl.cli.render import reconcile_table, status_table
+from etl.cli.render import records, show_reconciliation, status_table
 from etl.definitions import defs
 from etl.engine import TableAsset
 from etl.engine.status import asset_status, latest_rejects, reject_totals
@@ -125,7 +125,7 @@ def rejects(
         raise UserFacingError(f"unknown asset {asset!r}")
     with warehouse() as conn:
         rows = latest_rejects(conn, asset, limit)
-        documents, records = reject_totals(conn, asset)
+        documents, reject_records = reject_totals(conn, asset)
     if as_json:
         typer.echo(to_json(rows))
         return
@@ -134,19 +134,22 @@ def rejects(
         return
     title = (
         f"{len(rows)} of {documents:,} rejected documents, newest first "
-        f"({records:,} rejects over all runs)"
+        f"({reject_records:,} rejects over all runs)"
     )
-    table = Table(title=title, title_justify="left", show_lines=True)
-    for header in ("when", "asset", "source _id", "reasons"):
-        table.add_column(header)
-    for row in rows:
-        table.add_row(
-            row["rejected_at"].strftime("%Y-%m-%d %H:%M:%S"),
-            row["asset"],
-            row["source_id"] or "-",
-            "\n".join(row["reasons"]),
-        )
-    console.print(table)
+    records(
+        console,
+        title,
+        ("when", "asset", "source _id", "reasons"),
+        [
+            (
+                row["rejected_at"].strftime("%Y-%m-%d %H:%M:%S"),
+                row["asset"],
+                escape(row["source_id"] or "-"),  # whole: look-alike ids must be told apart
+                escape("\n".join(row["reasons"])),
+            )
+            for row in rows
+        ],
+    )
 
 
 def reconcile(
@@ -177,7 +180,7 @@ def reconcile(
     if as_json:
         typer.echo(json.dumps([r.to_json() for r in results], indent=2))
     else:
-        console.print(reconcile_table(results))
+        show_reconciliation(console, results)
         for r in results:
             for kind, ids in r.examples.items():
                 console.print(f"[yellow]{r.asset}[/] {kind}: {', '.join(ids)}")
@@ -204,13 +207,24 @@ def drift(
     if not found:
         console.print("no drift" + (f" in {asset}" if asset else "") + " since the first load")
         return
-    table = Table(title="schema drift since each asset's first load", title_justify="left")
-    for header in ("asset", "field", "type", "kind", "documents", "first seen (run)", "column"):
-        table.add_column(header, overflow="fold")
-    for d in found:
-        table.add_row(d.asset, d.path, d.bson_type, d.kind, f"{d.documents:,}", d.first_run,
-                      d.column() if d.kind == "new field" else "-")  # fmt: skip
-    console.print(table)
+    records(
+        console,
+        "schema drift since each asset's first load",
+        ("asset", "field", "type", "kind", "docs", "first seen (run)", "column"),
+        [
+            (
+                d.asset,
+                escape(d.path),
+                d.bson_type,
+                d.kind,
+                f"{d.documents:,}",
+                d.first_run,
+                d.column() if d.kind == "new field" else "-",
+            )
+            for d in found
+        ],
+        numeric=("docs",),
+    )
     console.print(ADOPT.format(asset=asset or "ASSET"))
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,8 +21,8 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
+from etl.cli.render import records
 from etl.definitions import defs
 from etl.engine import TableAsset
 from etl.engine.drift import ADOPT, suggest_column
@@ -107,17 +108,16 @@ def profile(
 
 def show(p: Profile) -> None:
     title = f"{p.collection}: {p.documents:,} documents" + (f" -> {p.asset}" if p.asset else "")
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for header in ("field", "types", "present", "examples", "min .. max", "read"):
-        table.add_column(header, overflow="fold")
+    rows: list[tuple[str, ...]] = []
     for f in p.fields.values():
         types = ", ".join(f"{t} {n:,}" for t, n in f.types.most_common())
         span = f"{plain(f.minimum)} .. {plain(f.maximum)}" if f.minimum is not None else ""
         container = set(f.types) <= {"object", "array"} or f.path == "_id"
         read = "" if p.asset is None or container else ("yes" if f.read else "[yellow]no[/]")
-        table.add_row(f.path, types, f"{f.presence(p.documents):.0%}", ", ".join(f.examples),
-                      span, read)  # fmt: skip
-    console.print(table)
+        rows.append((escape(f.path), types, f"{f.presence(p.documents):.0%}",
+                     escape(", ".join(f.examples)), escape(span), read))  # fmt: skip
+    headers = ("field", "types", "present", "examples", "min .. max", "read")
+    records(console, title, headers, rows, numeric=("present",))
     if p.unmapped:
         console.print("[yellow]unmapped[/] (in the source, read by nothing), as model columns:")
         for f in p.unmapped:

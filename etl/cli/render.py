@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from etl.engine import RunSummary
@@ -20,11 +22,17 @@ STATUS_STYLE = {
 }
 
 
-def asset_table(title: str, numbers: tuple[str, ...], last: tuple[str, ...] = ()) -> Table:
+def asset_table(
+    title: str, numbers: tuple[str, ...], last: tuple[str, ...] = (), padding: int = 1
+) -> Table:
     """A one-line-per-asset table that fits 80 columns: no vertical rules, names never cut,
     then right-aligned `numbers` and left-aligned `last` columns."""
     table = Table(
-        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1)
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, padding),
     )
     table.add_column("asset", no_wrap=True)
     table.add_column("status", no_wrap=True)
@@ -93,6 +101,7 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
         "run; times UTC)",
         ("rows", "rej.", *(("anom.",) if anomalies else ()), *(("drift",) if drift else ())),
         ("watermark", "ran"),
+        padding=0,  # the longest mart name and every column in 80
     )
     for row in rows:
         status = row["status"] or "never run"
@@ -115,18 +124,79 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def reconcile_table(results: list[Reconciliation]) -> Table:
-    table = Table(title="MongoDB vs PostgreSQL", title_justify="left")
-    headers = ("documents", "rows", "loaded", "rejected", "stale", "missing", "extra")
-    table.add_column("asset")
+RECONCILE_COLUMNS = (
+    ("docs", "documents"),
+    ("rows", "rows"),
+    ("loaded", "loaded"),
+    ("rej.", "rejected"),
+    ("stale", "stale"),
+    ("miss.", "missing"),
+    ("extra", "extra"),
+)
+"""(header, Reconciliation field): headers short enough that 9 columns fit 80."""
+
+
+def show_reconciliation(console: Console, results: list[Reconciliation]) -> None:
+    """One line per asset when it fits, names never cut: docs = documents in MongoDB, rows =
+    parent rows, rej. = documents currently rejected, miss. = neither row nor reject."""
+    records(
+        console,
+        "MongoDB vs PostgreSQL (docs: documents; rej.: rejected; miss.: missing)",
+        ("asset", "result", *(h for h, _ in RECONCILE_COLUMNS)),
+        [
+            (
+                r.asset,
+                "[green]equal[/]" if r.ok else "[bold red]differs[/]",
+                *(f"{getattr(r, f):,}" for _, f in RECONCILE_COLUMNS),
+            )
+            for r in results
+        ],
+        numeric=tuple(h for h, _ in RECONCILE_COLUMNS),
+        padding=0,
+    )
+
+
+def records(
+    console: Console,
+    title: str,
+    headers: tuple[str, ...],
+    rows: list[tuple[str, ...]],
+    *,
+    numeric: tuple[str, ...] = (),
+    padding: int = 1,
+) -> None:
+    """Print `rows` as a table when it fits the terminal with every cell whole, else one block
+    per row (`header: value` lines, like psql's expanded display): a name, a field path or an
+    `_id` is never cut or split mid-word, at 80 columns or 200."""
+    table = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, padding),
+    )
     for header in headers:
-        table.add_column(header, justify="right")
-    table.add_column("result")
-    for r in results:
-        verdict = "[green]equal[/]" if r.ok else "[bold red]differs[/]"
-        table.add_row(
-            r.asset,
-            *(f"{getattr(r, h):,}" for h in headers),
-            verdict,
-        )
-    return table
+        table.add_column(header, no_wrap=True, justify="right" if header in numeric else "left")
+    for row in rows:
+        table.add_row(*row)
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    console.print(f"[italic]{title}[/]")
+    label = max(len(h) for h in headers)
+    room = max(console.width - label - 2, 20)
+    for row in rows:
+        console.rule(style="dim")
+        for header, value in zip(headers, row, strict=True):
+            lines = [
+                wrapped
+                for line in value.splitlines() or [""]
+                for wrapped in textwrap.wrap(
+                    line, room, break_long_words=False, break_on_hyphens=False
+                )
+                or [""]
+            ]
+            console.print(f"{header:>{label}}: {lines[0]}", overflow="fold", highlight=False)
+            for line in lines[1:]:  # a hanging indent under the value
+                console.print(f"{'':>{label}}  {line}", overflow="fold", highlight=False)
