@@ -53,6 +53,8 @@ def test_cli_tables_keep_every_name_whole(
         assert max(map(len, result.output.splitlines())) <= width, (args, result.output)
     assert f"details.{DRIFTED}" in outputs["drift"]
     assert all(_id in outputs["rejects"] for _id in LOOK_ALIKE)  # both whole: told apart
+    # the header's outstanding count is the one status shows
+    assert "2 still outstanding (as status counts them)" in " ".join(outputs["rejects"].split())
     for name in ("event_logs", "user_recommendations"):
         assert name in outputs["reconcile"] and name in outputs["status"]
     assert f"details.{DRIFTED}" in outputs["profile"]

@@ -81,7 +81,7 @@ def demo(
         raise UserFacingError("the generator failed (its message is above)")
     drifted = run_dag("*")  # incremental: loads what changed; check_event_logs warns of drift
     console.print(
-        f"DAG run: {drifted.state}, incremental (check_event_logs: "
+        f"DAG run: {drifted.state} in {drifted.seconds:.0f} s, incremental (check_event_logs: "
         f"{drifted.tasks.get('check_event_logs')}, its log has the drift warning)"
     )
     drift(asset="event_logs", as_json=False)

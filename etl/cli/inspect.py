@@ -118,7 +118,8 @@ def rejects(
     as_json: JsonFlag = False,
 ) -> None:
     """The rejected documents, newest first: one row per document (its latest reject), with
-    every reason, and totals."""
+    every reason, and totals: documents ever rejected, those still outstanding (not loaded
+    since in a newer version: what `status` counts), and reject records over all runs."""
     graph = defs.graph
     if asset is not None and asset not in graph.assets:
         graph.select(asset)  # raises with close-match suggestions
@@ -126,6 +127,11 @@ def rejects(
     with warehouse() as conn:
         rows = latest_rejects(conn, asset, limit)
         documents, reject_records = reject_totals(conn, asset)
+        outstanding = sum(
+            row["rejects"] or 0
+            for row in asset_status(conn, graph)
+            if asset is None or row["asset"] == asset
+        )
     if as_json:
         typer.echo(to_json(rows))
         return
@@ -133,8 +139,8 @@ def rejects(
         console.print("no rejects" + (f" for {asset}" if asset else ""))
         return
     title = (
-        f"{len(rows)} of {documents:,} rejected documents, newest first "
-        f"({reject_records:,} rejects over all runs)"
+        f"{len(rows)} of {documents:,} rejected documents, newest first; {outstanding:,} "
+        f"still outstanding (as status counts them); {reject_records:,} rejects over all runs"
     )
     records(
         console,
