@@ -353,3 +353,25 @@ def test_a_value_binary_copy_cannot_dump_loads_through_the_text_path(db: Any, mo
     ).fetchall()
     assert [r[0] for r in rows] == ["evt_00001", "evt_00002", "evt_00003"]
     assert rows[1][1:] == ("42", datetime(2026, 3, 1, 12, 0))
+
+
+def test_the_loader_only_reads_and_names_a_missing_cursor_index(
+    db: Any, mongo: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No index is created by a load (the ETL's MongoDB user only reads); an incremental read
+    that no (updated_at, _id) index serves is named in a warning, once."""
+    import shop_docs
+
+    mongo.event_logs.insert_many([shop_docs.event_log(i) for i in (1, 2)])
+    assert defs.materialize("event_logs").ok
+    with caplog.at_level("WARNING", logger="etl.engine.reading"):
+        assert defs.materialize("event_logs").ok  # incremental
+        assert defs.materialize("event_logs").ok
+    warned = [r.getMessage() for r in caplog.records if "has no index" in r.getMessage()]
+    assert len(warned) == 1 and "event_logs" in warned[0] and "createIndex" in warned[0]
+    assert [ix["name"] for ix in mongo.event_logs.list_indexes()] == ["_id_"]
+    from etl.engine.reading import warn_without_cursor_index
+
+    assert not warn_without_cursor_index(mongo.event_logs, "updated_at")
+    mongo.event_logs.create_index([("updated_at", 1), ("_id", 1)])  # as the writers do
+    assert warn_without_cursor_index(mongo.event_logs, "updated_at")

@@ -20,6 +20,7 @@ dates, so the watermark (etl.engine.runner) only ever advances over real dates.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,8 @@ from etl.engine.identity import source_key
 from etl.engine.raw import SourceDocument, date_millis, millis
 from etl.engine.state import Watermark
 from etl.services.mongo import READ_BATCH
+
+log = logging.getLogger(__name__)
 
 
 def run_bound(now: datetime | None = None) -> datetime:
@@ -65,10 +68,35 @@ def read_changed(
     bar from the collection's metadata; an incremental read does not (the server would
     evaluate the filter twice)."""
     query = changed_filter(cursor, since)
-    collection.create_index([(cursor, 1), ("_id", 1)])
+    if query:
+        warn_without_cursor_index(collection, cursor)
     total = None if query else collection.estimated_document_count()
     found = collection.find(query, batch_size=READ_BATCH).sort([(cursor, 1), ("_id", 1)])
     return iter(found), total
+
+
+def warn_without_cursor_index(collection: Any, cursor: str) -> bool:
+    """Log a warning when no index serves an incremental read (`cursor`, `_id`); returns
+    whether one does. The loader only reads (its MongoDB user may not create indexes, and
+    building one on a live collection is the owner's decision): the writers create it
+    (`generator`, `ingest`), and without it every incremental read scans the collection."""
+    try:
+        keys = [list(ix["key"].items()) for ix in collection.list_indexes()]
+    except Exception:  # not allowed to list them: nothing to say
+        return True
+    if any([k for k, _ in key[:2]] == [cursor, "_id"] for key in keys):
+        return True
+    if collection.full_name not in _warned:
+        _warned.add(collection.full_name)
+        log.warning(
+            "%s has no index on (%s, _id): every incremental read scans the whole collection; "
+            "create it with db.%s.createIndex({%s: 1, _id: 1})",
+            collection.full_name, cursor, collection.name, cursor,
+        )  # fmt: skip
+    return False
+
+
+_warned: set[str] = set()
 
 
 def is_anomaly(value: Any, bound: datetime) -> bool:
