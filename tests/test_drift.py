@@ -66,7 +66,9 @@ def test_a_new_field_and_a_type_change_are_reported_once_with_counts_and_first_r
 
     page = build_report(tmp_path).read_text(encoding="utf-8")
     assert "<h2>Schema drift</h2>" in page and "client.app_version" in page
-    assert "3 new field(s) or type(s) since the first loads" in page
+    assert (  # in the warning colour, not the one of a good finding
+        '<p class="headline warning">3 new field(s) or type(s) since the first loads</p>' in page
+    )
 
 
 def test_the_inventory_commits_with_the_rows_or_not_at_all(

@@ -27,6 +27,8 @@ h2{font-size:1.15rem;margin:0 0 4px}
 .caption{color:#475569;font-size:.92rem;margin:0 0 12px}
 .headline{color:#15803d;font-weight:600;font-size:1rem;margin:0 0 10px}
 .headline::first-letter{text-transform:uppercase}
+.headline.warning{color:#b45309}
+.headline.warning::before{content:"\\26A0\\FE0E  "}
 img{display:block;width:100%;height:auto}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{padding:6px 8px;border-bottom:1px solid #e2e8f0;text-align:left}
@@ -50,6 +52,7 @@ class Section:
     table: str | None = None  # trusted HTML from `html_table`
     note: str | None = None  # trusted HTML shown instead of a chart or table
     headline: str | None = None  # plain text: the section's one-line finding
+    warning: bool = False  # the headline is something to act on (amber, a warning sign)
 
 
 Cell = str | tuple[str, str]  # text, or (text, CSS class)
@@ -75,7 +78,8 @@ def card(section: Section) -> str:
     parts = [f'<section class="card" id="{section.name}">', f"<h2>{escape(section.title)}</h2>"]
     parts.append(f'<p class="caption">{section.caption}</p>')
     if section.headline:
-        parts.append(f'<p class="headline">{escape(section.headline)}</p>')
+        kind = "headline warning" if section.warning else "headline"
+        parts.append(f'<p class="{kind}">{escape(section.headline)}</p>')
     if section.png is not None:
         data = base64.b64encode(section.png).decode("ascii")
         parts.append(f'<img alt="{escape(section.title)}" src="data:image/png;base64,{data}">')

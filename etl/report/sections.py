@@ -205,4 +205,5 @@ def drift_section(found: list[Drift]) -> Section:
     headers = ["asset", "field", "type", "kind", "documents", "first seen", "run"]
     section.table = html_table(headers, rows, numeric={4})
     section.headline = f"{len(found)} new field(s) or type(s) since the first loads"
+    section.warning = True  # drift is something to adopt or fix, not a finding to celebrate
     return section
