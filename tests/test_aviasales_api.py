@@ -126,6 +126,27 @@ def test_the_cheapest_booking_window_is_where_the_model_says() -> None:
     assert by_days[1] > 1.5 * by_days[52]
 
 
+def test_the_cheapest_airline_depends_on_the_route() -> None:
+    """Through the simulator's API: the median fare per airline over departures of two months
+    makes Turkish cheapest from Moscow, and each home carrier cheapest on its own routes."""
+    searched = date(2026, 9, 1)
+    config = SimulatorConfig(
+        rate_limit=None, error_rate=0, empty_rate=0,
+        now=lambda: datetime.combine(searched, time(12), UTC),
+    )  # fmt: skip
+    cheapest = {}
+    for city in ("MOW", "KZN", "SVX", "OVB"):
+        prices: dict[str, list[float]] = {}
+        for day in range(30, 90, 3):
+            departure = (searched + timedelta(days=day)).isoformat()
+            query = {"origin": city, "destination": "DXB", "departure_at": departure}
+            for offer in simulate(config, **query, search_date=searched.isoformat()).json()["data"]:
+                prices.setdefault(offer["airline"], []).append(offer["price"])
+        medians = {airline: sorted(p)[len(p) // 2] for airline, p in prices.items()}
+        cheapest[city] = min(medians, key=medians.__getitem__)
+    assert cheapest == {"MOW": "TK", "KZN": "FZ", "SVX": "U6", "OVB": "S7"}
+
+
 def test_configurable_failures() -> None:
     guarded = create_simulator(SimulatorConfig(token="right", now=lambda: NOW))
     bad_token = asyncio.run(_get(guarded, ROUND_TRIP, {"X-Access-Token": "wrong"}))

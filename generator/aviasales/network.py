@@ -67,14 +67,27 @@ class Airline:
     """Russian cities it flies from/to Dubai (direct flights, or via its hub)."""
     via: str | None = None
     """Hub of a one-stop itinerary (IATA city), None for direct flights."""
+    deals: tuple[tuple[str, float], ...] = ()
+    """(Russian city, factor) where the airline prices below its level: its home markets, so
+    the cheapest carrier differs from route to route as it does in real fares."""
+
+    def factor_for(self, russian_city: str) -> float:
+        """The airline's price level on the route to or from `russian_city`."""
+        return self.factor * dict(self.deals).get(russian_city, 1.0)
 
 
 AIRLINES = (
     Airline("EK", "Emirates", 1.30, frozenset({"MOW", "LED"})),
     Airline("SU", "Aeroflot", 1.15, frozenset({"MOW", "LED", "AER", "SVX"})),
-    Airline("FZ", "flydubai", 1.00, frozenset({"MOW", "LED", "KZN", "SVX", "OVB", "AER"})),
-    Airline("U6", "Ural Airlines", 0.92, frozenset({"SVX", "MOW", "KZN"})),
-    Airline("S7", "S7 Airlines", 1.05, frozenset({"OVB", "MOW"})),
+    Airline(
+        "FZ",
+        "flydubai",
+        1.00,
+        frozenset({"MOW", "LED", "KZN", "SVX", "OVB", "AER"}),
+        deals=(("KZN", 0.76), ("AER", 0.76)),
+    ),
+    Airline("U6", "Ural Airlines", 0.92, frozenset({"SVX", "MOW", "KZN"}), deals=(("SVX", 0.8),)),
+    Airline("S7", "S7 Airlines", 1.05, frozenset({"OVB", "MOW"}), deals=(("OVB", 0.72),)),
     Airline("TK", "Turkish Airlines", 0.85, frozenset(CITIES) - {"DXB"}, via="IST"),
 )
 CONNECTION_MINUTES = 240

@@ -8,7 +8,11 @@ The fare of one flight leg departing on day D, found by a search made on day S:
                            (0.85 at 52 days), dearest on the last days (1.55 the day before)
     * departure weekday    Tuesday 0.95 ... Friday 1.08
     * search weekday       Tuesday 0.98 ... Saturday 1.02 (the small "buy on Tuesday" effect)
-    * airline              Emirates 1.30, Aeroflot 1.15, flydubai 1.00, Turkish (one stop) 0.85
+    * airline              Emirates 1.30, Aeroflot 1.15, S7 1.05, flydubai 1.00, Ural 0.92,
+                           Turkish (one stop) 0.85; on its home routes an airline is cheaper:
+                           flydubai from Kazan and Sochi 0.76, Ural from Yekaterinburg 0.74,
+                           S7 from Novosibirsk 0.76 (so the cheapest carrier is Turkish from
+                           Moscow and St Petersburg, and the local one elsewhere)
     * flight noise         lognormal, sigma 6 %, fixed for a flight and departure day
     * daily noise          lognormal, sigma 2 %, drawn again for every search day
 
@@ -97,7 +101,9 @@ class PriceModel:
             * booking_factor((departure - searched).days)
             * DEPARTURE_WEEKDAY[departure.weekday()]
             * SEARCH_WEEKDAY[searched.weekday()]
-            * flight.airline.factor
+            * flight.airline.factor_for(
+                flight.destination if flight.origin == "DXB" else flight.origin
+            )
             * noise
         )
 
