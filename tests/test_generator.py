@@ -199,3 +199,18 @@ def test_cli_once_writes_counts_and_bad_arguments_exit_2(mongo: Any) -> None:
         result = runner.invoke(app, bad)
         assert result.exit_code == 2, bad
         assert result.output.count("\n") == 1 and result.output.startswith("error:"), result.output
+
+
+def test_search_terms_are_shop_vocabulary_ranked_by_zipf() -> None:
+    """Queries are what shoppers type (a product of a category with a usual qualifier), and the
+    k-th most popular is searched about 1/k as often as the first."""
+    from collections import Counter
+
+    from generator.shop.pools import VOCABULARY, World
+
+    world = World.create(2000, seed=42)
+    nouns = {noun for products, _ in VOCABULARY.values() for noun in products}
+    assert all(any(term.endswith(noun) for noun in nouns) for term in world.search_terms)
+    counts = Counter(world.search_term() for _ in range(20_000))
+    first, tenth = (counts[world.search_terms[k]] for k in (0, 9))
+    assert 6 < first / tenth < 15  # Zipf: about 10

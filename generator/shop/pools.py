@@ -22,6 +22,26 @@ DEVICES = {
     "tablet": (("iPadOS", "Safari"), ("Android", "Chrome")),
 }
 SEARCH_TERMS = 300
+VOCABULARY = {
+    "shoes": (("running shoes", "sneakers", "boots", "sandals", "loafers", "slippers"),
+              ("men's", "women's", "kids", "leather", "waterproof", "white", "black")),
+    "jackets": (("jacket", "parka", "raincoat", "puffer jacket", "fleece", "blazer"),
+                ("men's", "women's", "winter", "denim", "leather", "lightweight", "hooded")),
+    "phones": (("iphone 15", "galaxy s24", "pixel 8", "phone case", "charger", "screen protector"),
+               ("", "refurbished", "128gb", "256gb", "unlocked", "cheap", "wireless")),
+    "laptops": (("laptop", "macbook air", "thinkpad", "gaming laptop", "chromebook", "laptop bag"),
+                ("", "14 inch", "16gb ram", "refurbished", "student", "lightweight", "used")),
+    "books": (("novel", "cookbook", "fantasy books", "biography", "children's books", "comics"),
+              ("", "bestseller", "paperback", "new", "classic", "illustrated", "used")),
+    "toys": (("lego", "puzzle", "board game", "rc car", "doll", "plush toy"),
+             ("", "kids", "wooden", "educational", "3 year old", "outdoor", "star wars")),
+    "kitchen": (("coffee maker", "air fryer", "blender", "knife set", "frying pan", "kettle"),
+                ("", "electric", "stainless steel", "non-stick", "cheap", "small", "ceramic")),
+    "garden": (("garden hose", "lawn mower", "plant pots", "bbq grill", "garden chairs", "seeds"),
+               ("", "cordless", "large", "outdoor", "electric", "ceramic", "tomato")),
+}  # fmt: skip
+"""What shoppers type, per category: (products, words they put before them). Search terms are
+combinations of the two, ranked by Zipf's law (World.search_term)."""
 REFERENCE_NOW = datetime(2026, 11, 1, 12, 0, 0)
 """`--once` histories end here, so the same seed gives the same documents on any day."""
 
@@ -57,8 +77,14 @@ class World:
         users = [f"U{i:06d}" for i in range(max(10, scale // 5))]
         products = [f"P{i:05d}" for i in range(max(10, scale // 10))]
         category = {p: rng.choice(CATEGORIES) for p in products}
-        terms = sorted({f"{fake.word()} {rng.choice(CATEGORIES)}" for _ in range(SEARCH_TERMS)})
-        rng.shuffle(terms)
+        terms = sorted(
+            f"{modifier} {noun}".strip()
+            for nouns, modifiers in VOCABULARY.values()
+            for noun in nouns
+            for modifier in modifiers
+        )
+        rng.shuffle(terms)  # a seed's popularity ranking: the first term is the most searched
+        terms = terms[:SEARCH_TERMS]
         return cls(rng, fake, users, products, category, now, search_terms=terms)
 
     def search_term(self) -> str:
