@@ -22,18 +22,19 @@ STATUS_STYLE = {
 }
 
 
+def plain_table(title: str, padding: int = 1) -> Table:
+    """The CLI's table style: a title on the left, a rule under the header, no vertical rules."""
+    return Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, padding)
+    )
+
+
 def asset_table(
     title: str, numbers: tuple[str, ...], last: tuple[str, ...] = (), padding: int = 1
 ) -> Table:
     """A one-line-per-asset table that fits 80 columns: no vertical rules, names never cut,
     then right-aligned `numbers` and left-aligned `last` columns."""
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, padding),
-    )
+    table = plain_table(title, padding)
     table.add_column("asset", no_wrap=True)
     table.add_column("status", no_wrap=True)
     for header in numbers:
@@ -168,13 +169,7 @@ def records(
     """Print `rows` as a table when it fits the terminal with every cell whole, else one block
     per row (`header: value` lines, like psql's expanded display): a name, a field path or an
     `_id` is never cut or split mid-word, at 80 columns or 200."""
-    table = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, padding),
-    )
+    table = plain_table(title, padding)
     for header in headers:
         table.add_column(header, no_wrap=True, justify="right" if header in numeric else "left")
     for row in rows:
