@@ -122,10 +122,8 @@ LOGO = re.compile(
     r"[^\"')]*"
 )
 """GX's logo, light or dark style, from its web bucket: the site ships logo-long.png itself."""
-EXTERNAL = re.compile(
-    r"""(?:\bsrc\s*=\s*["']|<link\b[^>]*\bhref\s*=\s*["']|url\(\s*["']?)(https?:)?//[^"')\s>]+""",
-    re.I,
-)
+LOADING = re.compile(r"""(?:\b(src|href)\s*=\s*["']|url\(\s*["']?)(?:https?:)?$""", re.I)
+URL_END = re.compile(r"""["')\s>]""")
 """What a page or stylesheet would load from elsewhere: scripts, images, stylesheets, fonts
 (`src=`, `<link href=`, CSS `url()`); plain hyperlinks load nothing and are left alone."""
 STATUS_FAILED = re.compile(r'<i class="fas fa-times text-danger" aria-hidden="true"></i>\s*Failed')
@@ -226,7 +224,16 @@ def external_references(site: Path) -> list[str]:
     found: set[str] = set()
     for page in [*site.rglob("*.html"), *site.rglob("*.css")]:
         text = page.read_text(encoding="utf-8", errors="replace")
-        found.update(m.group(0).split("//", 1)[1] for m in EXTERNAL.finditer(text))
+        at = text.find("//")
+        while at != -1:  # each "//" is checked against what precedes it: fast on big pages
+            context = LOADING.search(text, max(0, at - 40), at)
+            if context and not (  # only a <link> loads its href
+                (context.group(1) or "").lower() == "href"
+                and not text.startswith("<link", text.rfind("<", 0, context.start()))
+            ):
+                end = URL_END.search(text, at + 2)
+                found.add(text[at + 2 : end.start() if end else len(text)])
+            at = text.find("//", at + 2)
     return sorted(found)
 
 
