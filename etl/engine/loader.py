@@ -373,27 +373,11 @@ class TableLoader:
         columns: Iterable[str],
         rows: Iterable[tuple[Any, ...]],
         *,
-        conflict: bool = False,
         types: tuple[int, ...] | None = None,
     ) -> int:
         target = sql.Identifier(table) if isinstance(table, str) else table
         cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
         count = 0
-        if conflict:  # COPY cannot skip duplicates: go through a scratch table
-            with self.conn.cursor() as cur:
-                cur.execute("CREATE TEMP TABLE IF NOT EXISTS _scratch_ids (source_id text)")
-                with cur.copy(sql.SQL("COPY _scratch_ids ({}) FROM STDIN").format(cols)) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                        count += 1
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {} SELECT DISTINCT source_id FROM _scratch_ids "
-                        "ON CONFLICT DO NOTHING"
-                    ).format(target)
-                )
-                cur.execute("TRUNCATE _scratch_ids")
-            return count
         statement = "COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
         with (
             self.conn.cursor() as cur,

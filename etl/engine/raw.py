@@ -20,7 +20,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import bson
-from bson.objectid import ObjectId
 from bson.raw_bson import RawBSONDocument
 
 from etl.engine.identity import source_key
@@ -30,16 +29,6 @@ SourceDocument = Mapping[str, Any]
 """A document as a source yields it: a `RawBSONDocument` from a server, or a dict."""
 
 _OBJECT_ID_FIRST = b"\x07_id\x00"
-
-
-def document_id(doc: SourceDocument) -> Any:
-    """The `_id` (KeyError when there is none). A server stores `_id` first, so an ObjectId
-    `_id` is read from its 12 bytes without decoding the rest of the document."""
-    if type(doc) is RawBSONDocument:
-        data = doc.raw
-        if data[4:9] == _OBJECT_ID_FIRST:
-            return ObjectId(bytes(data[9:21]))
-    return doc["_id"]
 
 
 def document_bytes(doc: SourceDocument) -> bytes:

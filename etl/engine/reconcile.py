@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 
 from etl.engine.identity import source_key
-from etl.engine.raw import SourceDocument, document_hash, document_id, hash_key
+from etl.engine.raw import SourceDocument, document_hash, hash_key, identify
 from etl.engine.spec import TableAsset
 from etl.migrations import require_current
 from etl.settings import Settings, get_settings
@@ -133,7 +133,10 @@ def reconcile(
         )
         with cur.copy("COPY reconcile_docs (source_id, source_hash) FROM STDIN") as copy:
             for raw in documents:
-                copy.write_row((source_key(_id_or_none(raw)), document_hash(raw, key)))
+                try:
+                    copy.write_row(identify(raw, key))
+                except KeyError:  # no `_id` (only an in-memory source can hold one)
+                    copy.write_row((source_key(None), document_hash(raw, key)))
                 result.documents += 1
         cur.execute("ANALYZE reconcile_docs")
         params = {"asset": asset.name, "sample": SAMPLE}
@@ -149,10 +152,3 @@ def reconcile(
             if sample:
                 result.examples[kind] = list(sample)
     return result
-
-
-def _id_or_none(doc: SourceDocument) -> Any:
-    try:
-        return document_id(doc)
-    except KeyError:
-        return None
