@@ -101,4 +101,5 @@ class RunContext:
     def mongo(self) -> Any:
         from etl.services.mongo import mongo_database
 
+        self.mongo_uri  # noqa: B018  (noted now: naming a lost server later must not start one)
         return mongo_database(self.settings)

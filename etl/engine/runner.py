@@ -222,8 +222,8 @@ def lost_mongo(url: str, exc: BaseException) -> ServiceUnavailable:
 def _mongo_lost(exc: BaseException, asset: Asset, ctx: RunContext) -> bool:
     """Whether an asset's failure is MongoDB going away (then the whole run stops: every
     later asset would wait for server selection and fail the same way)."""
-    if not isinstance(asset, TableAsset) or ctx.document_source is not None:
-        return False
+    if not isinstance(asset, TableAsset) or "mongo" not in ctx.__dict__:
+        return False  # this run never reached MongoDB (documents fed in, or no source)
     if isinstance(exc, ConnectionFailure):
         return True
     try:  # a worker process saw it first: ask the server ourselves
@@ -255,29 +255,26 @@ def run_one(asset: Asset, ctx: RunContext, records: psycopg.Connection) -> Asset
     try:
         since = database_now(records)
         asked_by = pending_refresh(records, asset.name) if isinstance(asset, TableAsset) else None
+        this_asset = ctx
         if asked_by is not None and not ctx.full_refresh:
             log.warning("%s: finishing the full refresh asked for by run %s", asset.name, asked_by)
-            ctx = dataclasses.replace(ctx, full_refresh=True)
-        record_start(records, ctx.run_id, asset.name, ctx.full_refresh)
+            this_asset = dataclasses.replace(ctx, full_refresh=True)
+        record_start(records, ctx.run_id, asset.name, this_asset.full_refresh)
         try:
-            result = asset.materialize(ctx)
+            result = asset.materialize(this_asset)
         except Exception as exc:
             if _connection_lost(exc, records):
                 raise lost_postgres(ctx.postgres_url, exc) from None
-            lost = _mongo_lost(exc, asset, ctx)
-            message = (
-                str(lost_mongo(ctx.mongo_uri, exc))
-                if lost
-                else str(exc)
-                if isinstance(exc, UserFacingError)
-                else f"{type(exc).__name__}: {exc}"
-            )
             log.debug("asset %s failed", asset.name, exc_info=True)
-            record_end(
-                records, ctx.run_id, asset.name, "failed", getattr(exc, "result", None), message
-            )
-            if lost:  # the run stops here: the message is the command's one line
+            partial = getattr(exc, "result", None)
+            if _mongo_lost(exc, asset, ctx):  # the run stops: this is the command's one line
+                message = str(lost_mongo(ctx.mongo_uri, exc))
+                record_end(records, ctx.run_id, asset.name, "failed", partial, message)
                 raise ServiceUnavailable(message) from None
+            message = (
+                str(exc) if isinstance(exc, UserFacingError) else f"{type(exc).__name__}: {exc}"
+            )
+            record_end(records, ctx.run_id, asset.name, "failed", partial, message)
             log.error("asset %s failed: %s", asset.name, message)
             return AssetOutcome(
                 asset.name, "failed", seconds=time.perf_counter() - started, error=message
