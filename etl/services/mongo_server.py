@@ -50,11 +50,9 @@ class ServerState:
 
     pid: int
     port: int
-    auth: bool = False
 
-    def uri(self, credentials: str = "") -> str:
-        at = f"{credentials}@" if credentials else ""
-        return f"mongodb://{at}{HOST}:{self.port}/?directConnection=true"
+    def uri(self) -> str:
+        return f"mongodb://{HOST}:{self.port}/?directConnection=true"
 
 
 def state_file(root: Path) -> Path:
@@ -64,7 +62,7 @@ def state_file(root: Path) -> Path:
 def read_state(root: Path) -> ServerState | None:
     try:
         data = json.loads(state_file(root).read_text())
-        return ServerState(int(data["pid"]), int(data["port"]), bool(data.get("auth", False)))
+        return ServerState(int(data["pid"]), int(data["port"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -77,22 +75,19 @@ def running_server(root: Path) -> ServerState | None:
     return state if _answers(state.port) else None
 
 
-def ensure_server(
-    root: Path, *, auth: bool = False, extra_flags: tuple[str, ...] = ()
-) -> ServerState:
+def ensure_server(root: Path) -> ServerState:
     """The running server under `root`, started first when none runs (or the one recorded is
-    stale). `auth` starts it with authentication required; a server already running with
-    another setting is restarted."""
+    stale)."""
     root.mkdir(parents=True, exist_ok=True)
     state = running_server(root)
-    if state is not None and state.auth == auth:
+    if state is not None:
         return state
     with _start_lock(root):
         state = running_server(root)  # another process may have started it meanwhile
-        if state is not None and state.auth == auth:
+        if state is not None:
             return state
-        stop_server(root)  # a stale record, a hung process, or the other auth setting
-        return _start(root, auth, extra_flags)
+        stop_server(root)  # a stale record, or a hung process
+        return _start(root)
 
 
 def stop_server(root: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
@@ -127,7 +122,7 @@ def log_file(root: Path) -> Path:
 # -- internals -------------------------------------------------------------------------------
 
 
-def _start(root: Path, auth: bool, extra_flags: tuple[str, ...]) -> ServerState:
+def _start(root: Path) -> ServerState:
     last_error = ""
     for _attempt in range(3):  # a free port can be taken between choosing and binding it
         port = _free_port()
@@ -142,8 +137,6 @@ def _start(root: Path, auth: bool, extra_flags: tuple[str, ...]) -> ServerState:
             "--storage-path",
             str(data_dir(root)),
             *SERVER_FLAGS,
-            *(("--auth",) if auth else ()),
-            *extra_flags,
         ]
         with log_file(root).open("ab") as log:
             process = subprocess.Popen(
@@ -157,7 +150,7 @@ def _start(root: Path, auth: bool, extra_flags: tuple[str, ...]) -> ServerState:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and process.poll() is None:
             if _answers(port):
-                state = ServerState(process.pid, port, auth)
+                state = ServerState(process.pid, port)
                 _write_state(root, state)
                 return state
             time.sleep(0.05)
@@ -172,7 +165,7 @@ def _start(root: Path, auth: bool, extra_flags: tuple[str, ...]) -> ServerState:
 
 def _write_state(root: Path, state: ServerState) -> None:
     tmp = state_file(root).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": state.pid, "port": state.port, "auth": state.auth}))
+    tmp.write_text(json.dumps({"pid": state.pid, "port": state.port}))
     tmp.replace(state_file(root))
 
 
@@ -204,7 +197,7 @@ def _answers(port: int) -> bool:
     try:
         client.admin.command("ping")
         return True
-    except OperationFailure:  # it answered (with auth on, ping still answers; others refuse)
+    except OperationFailure:  # it answered, and refused: a server all the same
         return True
     except PyMongoError:
         return False
