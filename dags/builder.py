@@ -18,6 +18,7 @@ very `Definitions.materialize()` the CLI calls.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -151,35 +152,41 @@ class AssetTasks:
 
     @with_task_log
     def run_checkpoint(self, name: str, **context: Any) -> dict[str, Any]:
-        """Validate the asset's tables; blocking failures fail the task, warnings are logged."""
+        """Validate the asset's tables. The log starts with the verdict; blocking failures fail
+        the task; warnings leave it green with a note (set by dags/plugins/check_notes.py from
+        the returned `note`), so the grid tells a warning check from a clean one."""
         from etl.quality import run_checks, suites_for_asset
 
         asset = self.defs.graph.assets[name]
-        run_name = context["dag_run"].run_id if context.get("dag_run") else None
-        results = run_checks(suites_for_asset(asset, self.defs), self.defs, run_name=run_name)
-        blocking = [f"{r.table}: {f}" for r in results for f in r.blocking_failures]
-        blocking += reconcile_check(asset)
-        drift_warning(asset, context["dag_run"].run_id if context.get("dag_run") else None)
+        run_id = context["dag_run"].run_id if context.get("dag_run") else None
+        results = run_checks(suites_for_asset(asset, self.defs), self.defs, run_name=run_id)
+        unequal, differs, equal = reconcile_check(asset)
+        verdict = CheckVerdict(
+            blocking=[f"{r.table}: {f}" for r in results for f in r.blocking_failures] + unequal,
+            warnings=[f"{r.table}: {w}" for r in results for w in r.warnings]
+            + drift_warning(asset, run_id)
+            + differs,
+            expectations=sum(r.evaluated for r in results),
+        )
+        log.info("verdict: %s", verdict.headline())
         for r in results:
-            verdict = (
-                "blocking failures"
-                if r.blocking_failures
-                else ("warnings" if r.warnings else "passed")
-            )
-            log.info("%s: %d expectations, %s (%.2f s)", r.table, r.evaluated, verdict, r.seconds)
-            for warning in r.warnings:
-                log.warning("%s (warning): %s", r.table, warning)
-        if blocking:
-            raise AirflowFailException("blocking expectations failed: " + "; ".join(blocking))
+            log.info("%s: %d expectations, %s (%.2f s)", r.table, r.evaluated, r.verdict, r.seconds)
+        for line in equal:
+            log.info("%s", line)
+        for warning in verdict.warnings:
+            log.warning("warning: %s", warning)
+        if verdict.blocking:
+            failed = "; ".join(verdict.blocking)
+            raise AirflowFailException(f"blocking expectations failed: {failed}")
         events = context.get("outlet_events")
         if events is not None:  # a check with warnings reads differently from a clean one
             for r in results:
                 events[Asset(quality_uri(r.table))].extra = {
-                    "result": "warnings" if r.warnings else "passed",
+                    "result": r.verdict,
                     "evaluated": r.evaluated,
                     "warnings": r.warnings[:10],
                 }
-        return {"suites": len(results), "warnings": sum(len(r.warnings) for r in results)}
+        return {"suites": len(results), "warnings": len(verdict.warnings), "note": verdict.note()}
 
     @with_task_log
     def build_docs(self, **context: Any) -> str:
@@ -194,8 +201,43 @@ class AssetTasks:
         return str(build_report())
 
 
+@dataclass
+class CheckVerdict:
+    """What a check task found, headline first: the log's first line and the grid's note."""
+
+    blocking: list[str]
+    warnings: list[str]
+    expectations: int
+
+    def headline(self) -> str:
+        if self.blocking:
+            return (
+                f"FAILED: {len(self.blocking)} blocking failure(s), "
+                f"{len(self.warnings)} warning(s) ({self.expectations} expectations)"
+            )
+        if self.warnings:
+            return (
+                f"WARNINGS: {len(self.warnings)} warning(s), nothing blocking "
+                f"({self.expectations} expectations)"
+            )
+        return f"PASSED: {self.expectations} expectations, no warning"
+
+    def note(self) -> str | None:
+        """The task instance's note when warnings were found (Markdown, as the UI renders it)."""
+        if self.blocking or not self.warnings:
+            return None
+        listed = "\n".join(f"- {w}" for w in self.warnings[:NOTE_WARNINGS])
+        more = len(self.warnings) - NOTE_WARNINGS
+        tail = f"\n- … and {more} more (see the task log)" if more > 0 else ""
+        return f"⚠ {self.headline()}\n\n{listed}{tail}"
+
+
+NOTE_WARNINGS = 8
+"""Warnings listed in a note; the log has them all."""
+
+
 def drift_warning(asset: EngineAsset, run_id: str | None) -> list[str]:
-    """Fields or types an asset's documents started to hold in this run: a warning, never a
+    """Fields or types an asset's documents started to hold in this run: one warning, never a
     blocking failure (the rows loaded; the source changed shape)."""
     from etl.engine.drift import drift
     from etl.services.postgres import pg_connect
@@ -204,32 +246,29 @@ def drift_warning(asset: EngineAsset, run_id: str | None) -> list[str]:
         return []
     with pg_connect() as conn:
         found = drift(conn, asset.name, run_id)
-    if found:
-        listed = ", ".join(d.describe() for d in found[:10])
-        log.warning(
-            "drift (warning): %d new field(s) or type(s) in %s in run %s: %s; see "
-            "`python -m etl drift %s`", len(found), asset.name, run_id, listed, asset.name,
-        )  # fmt: skip
-    return [d.describe() for d in found]
+    if not found:
+        return []
+    listed = ", ".join(d.describe() for d in found[:10])
+    return [
+        f"drift: {len(found)} new field(s) or type(s) in {asset.name} in run {run_id}: {listed};"
+        f" see `python -m etl drift {asset.name}`"
+    ]
 
 
-def reconcile_check(asset: EngineAsset) -> list[str]:
-    """MongoDB = PostgreSQL for a table asset (ETL_RECONCILE_CHECK): differences are logged as
-    warnings, or returned as blocking failures when the severity is 'error'."""
+def reconcile_check(asset: EngineAsset) -> tuple[list[str], list[str], list[str]]:
+    """MongoDB = PostgreSQL for a table asset (ETL_RECONCILE_CHECK): differences are warnings,
+    or blocking failures when the severity is 'error'. Returns (blocking, warnings, equal)."""
     from etl.engine.reconcile import reconcile_assets
     from etl.settings import get_settings
 
     severity = get_settings().reconcile_check
     if severity == "off" or not isinstance(asset, TableAsset):
-        return []
+        return [], [], []
     (result,) = reconcile_assets([asset])
+    finding = [f"reconcile: {result.summary()}"]
     if result.ok:
-        log.info("reconcile: %s", result.summary())
-        return []
-    if severity == "error":
-        return [f"reconcile: {result.summary()}"]
-    log.warning("reconcile (warning): %s", result.summary())
-    return []
+        return [], [], finding
+    return (finding, [], []) if severity == "error" else ([], finding, [])
 
 
 def build_dag(

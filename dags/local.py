@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from dags.task_logs import IN_PROCESS
@@ -25,6 +25,8 @@ class DagRunReport:
     state: str
     tasks: dict[str, str]
     seconds: float
+    noted: dict[str, str] = field(default_factory=dict)
+    """Task instances with a note: the checks that warned (dags/plugins/check_notes.py)."""
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -88,8 +90,14 @@ def run_dag(selection: str = "*", full_refresh: bool = False) -> DagRunReport:
         run = dag.test(run_conf={"selection": selection, "full_refresh": full_refresh})
     finally:
         os.environ.pop(IN_PROCESS, None)
-    tasks = {  # a mapped task's instances as load_x[0], load_x[1], ...
-        ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state)
-        for ti in run.get_task_instances()
-    }
-    return DagRunReport(str(run.state), tasks, time.monotonic() - started)
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        instances = session.query(TaskInstance).filter_by(dag_id=run.dag_id, run_id=run.run_id)
+        tasks = {  # a mapped task's instances as load_x[0], load_x[1], ...
+            ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]": str(ti.state)
+            for ti in instances
+        }
+        noted = {ti.task_id: ti.note for ti in instances if ti.note}
+    return DagRunReport(str(run.state), tasks, time.monotonic() - started, noted)

@@ -97,7 +97,9 @@ def test_a_blocking_failure_fails_the_checkpoint_task_and_a_warning_does_not(db)
         " user_id, start_time, end_time) VALUES (%s, %s, '\\x00', %s, 'U', now(), %s)"
     )
     db.execute(insert, ["a", "2026-01-01Z", "s1", "2099-01-01Z"])  # stale: a warning only
-    assert run_checkpoint("user_sessions")["warnings"] >= 1
+    warned = run_checkpoint("user_sessions")
+    assert warned["warnings"] >= 1
+    assert warned["note"].startswith("⚠ WARNINGS: ") and "shop.user_sessions: " in warned["note"]
     db.execute(insert, ["b", "2026-01-01Z", "s2", "2000-01-01Z"])  # ends before it starts
     with pytest.raises(AirflowFailException, match="blocking expectations failed"):
         run_checkpoint("user_sessions")
@@ -141,6 +143,21 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
                 TaskInstance.task_id == "load_user_sessions"
             )
         )
+        # a check that only warned carries its warnings as a note (the grid marks it); a clean
+        # check carries none (dags/plugins/check_notes.py copies the returned note at run end)
+        from airflow.models.xcom import XComModel
+
+        checks = session.query(TaskInstance).filter(TaskInstance.task_id.startswith("check_"))
+        notes = {ti.task_id: ti.note for ti in checks}
+        returned = {
+            x.task_id: XComModel.deserialize_value(x)
+            for x in session.query(XComModel).filter(XComModel.task_id.startswith("check_"))
+        }
+    assert set(notes) == set(returned) and notes
+    for task_id, value in returned.items():
+        assert notes[task_id] == value["note"], task_id
+        assert (value["note"] is not None) == (value["warnings"] > 0), task_id
+    assert any(note for note in notes.values()), notes  # the fixture has a warning check
     # the UI names each mapped range task after its range
     assert [label.split(",")[0] for label in labels] == [f"range {i}/4" for i in range(1, 5)]
     sessions_event = events[table_uri("shop.user_sessions")]
@@ -157,6 +174,7 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     assert logs, "no task log for check_user_sessions"
     events = [json.loads(line)["event"] for line in logs[-1].read_text().splitlines()]
     assert events[0] == "task check_user_sessions started (in-process run)"
+    assert events[1].startswith(("verdict: PASSED", "verdict: WARNINGS")), events[:3]
     assert any(e.startswith("shop.user_sessions: ") and "expectations" in e for e in events)
     assert any(e.startswith("reconcile: user_sessions: 60 documents = 60 rows") for e in events)
     # the next run is incremental: the plan yields no range, the asset's task loads

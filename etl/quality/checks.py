@@ -30,6 +30,13 @@ class CheckResult:
     gx_success: bool = True
     seconds: float = 0.0
 
+    @property
+    def verdict(self) -> str:
+        """'failed', 'warnings' or 'passed': what the index, the pages and the DAG call it."""
+        if self.blocking_failures:
+            return "failed"
+        return "warnings" if self.warnings else "passed"
+
 
 def _label(result: Any) -> str:
     """A one-line name for a failed expectation: its description or type(kwargs), and counts."""
