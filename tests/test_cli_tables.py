@@ -59,3 +59,14 @@ def test_cli_tables_keep_every_name_whole(
         assert name in outputs["reconcile"] and name in outputs["status"]
     assert f"details.{DRIFTED}" in outputs["profile"]
     assert "user_…" not in outputs["reconcile"] and "diffe…" not in outputs["reconcile"]
+
+
+def test_the_status_legend_explains_the_columns_shown_and_only_those() -> None:
+    from etl.cli.render import status_table
+
+    row = {"asset": "event_logs", "status": "success", "rows": 3, "rejects": 0,
+           "watermark": None, "finished_at": None}  # fmt: skip
+    quiet = status_table([row]).title
+    assert quiet is not None and "rej.:" in str(quiet) and "drift:" not in str(quiet)
+    drifted = str(status_table([{**row, "drift": 2}]).title)
+    assert "drift: new fields or types in the last run" in drifted

@@ -40,26 +40,30 @@ def test_a_new_field_and_a_type_change_are_reported_once_with_counts_and_first_r
     assert ids == 3
 
     mongo.event_logs.insert_many([drifted_event(4, user_id="U4"), drifted_event(5, user_id=5)])
+    # a known field holding null is a missing value, not a new shape; a new field is drift
+    # whatever it holds (status and `drift` count the same things)
+    mongo.event_logs.insert_one(drifted_event(7, user_id=None, coupon=None))
     second = defs.materialize("event_logs")
     found = drift(db, "event_logs")
     assert kinds(found) == {
-        ("client", "object"): ("new field", 2),
-        ("client.app_version", "string"): ("new field", 2),
+        ("client", "object"): ("new field", 3),
+        ("client.app_version", "string"): ("new field", 3),
+        ("coupon", "null"): ("new field", 1),
         ("user_id", "int"): ("new type", 1),
     }
     assert {d.first_run for d in found} == {second.run_id} != {first.run_id}
     assert drift(db, run_id=second.run_id) == found
     status = {r["asset"]: r for r in asset_status(db, defs.graph)}
-    assert status["event_logs"]["drift"] == 3
+    assert status["event_logs"]["drift"] == len(found) == 4
 
     mongo.event_logs.insert_one(drifted_event(6, user_id="U6"))
     third = defs.materialize("event_logs")
     again = drift(db, "event_logs")  # reported once, counts grow, first run stays
-    assert kinds(again)[("client.app_version", "string")] == ("new field", 3)
+    assert kinds(again)[("client.app_version", "string")] == ("new field", 4)
     assert {d.first_run for d in again} == {second.run_id}
     assert drift(db, run_id=third.run_id) == []
     app_version = next(d for d in again if d.path == "client.app_version")
-    assert app_version.presence == pytest.approx(3 / 6)
+    assert app_version.presence == pytest.approx(4 / 7)
     assert app_version.column() == "app_version: str | None = Text()"
 
     from etl.report import build_report
@@ -67,7 +71,7 @@ def test_a_new_field_and_a_type_change_are_reported_once_with_counts_and_first_r
     page = build_report(tmp_path).read_text(encoding="utf-8")
     assert "<h2>Schema drift</h2>" in page and "client.app_version" in page
     assert (  # in the warning colour, not the one of a good finding
-        '<p class="headline warning">3 new field(s) or type(s) since the first loads</p>' in page
+        '<p class="headline warning">4 new field(s) or type(s) since the first loads</p>' in page
     )
 
 
@@ -115,9 +119,10 @@ def test_drift_is_a_warning_of_the_check_task_never_a_failure(
     finally:
         logger.removeHandler(listener)
     assert outcome["suites"] == 1  # returned: nothing blocked
-    warnings = [message for message in heard if "drift (warning)" in message]
+    warnings = [message for message in heard if message.startswith("warning: drift: ")]
     assert len(warnings) == 1
-    assert warnings[0].startswith("drift (warning): 2 new field(s) or type(s) in event_logs")
+    assert warnings[0].startswith("warning: drift: 2 new field(s) or type(s) in event_logs")
+    assert outcome["warnings"] >= 1 and "drift: 2 new field(s)" in outcome["note"]
 
 
 def test_the_generator_drifts_on_request(mongo: Any) -> None:

@@ -97,9 +97,11 @@ def status_table(rows: list[dict[str, Any]]) -> Table:
     and full timestamps are in `status --json`; the anomalies column appears when there are."""
     anomalies = any(row.get("cursor_anomalies") for row in rows)
     drift = any(row.get("drift") for row in rows)
+    legend = ["rej.: outstanding rejected documents"]
+    legend += ["anom.: cursor anomalies in the last run"] if anomalies else []
+    legend += ["drift: new fields or types in the last run"] if drift else []
     table = asset_table(
-        "assets (rej.: outstanding rejected documents; drift: new fields or types in the last "
-        "run; times UTC)",
+        f"assets ({'; '.join(legend)}; times UTC)",
         ("rows", "rej.", *(("anom.",) if anomalies else ()), *(("drift",) if drift else ())),
         ("watermark", "ran"),
         padding=0,  # the longest mart name and every column in 80

@@ -190,18 +190,23 @@ WITH baseline AS (  -- the run that loaded the asset first: what it saw is not d
 ),
 totals AS (
     SELECT asset, documents FROM etl.field_inventory WHERE path = '_id'
+),
+found AS (
+    SELECT f.asset, f.path, f.bson_type, f.documents, f.first_run, f.first_seen_at,
+        CASE WHEN EXISTS (
+            SELECT 1 FROM etl.field_inventory o
+            WHERE o.asset = f.asset AND o.path = f.path AND o.first_seen_at < f.first_seen_at
+        ) THEN 'new type' ELSE 'new field' END AS kind,
+        coalesce(f.documents::float / nullif((SELECT sum(documents) FROM totals t
+            WHERE t.asset = f.asset), 0), 0) AS presence
+    FROM etl.field_inventory f JOIN baseline b ON b.asset = f.asset
+    WHERE f.first_run <> b.first_run AND (%(asset)s::text IS NULL OR f.asset = %(asset)s)
+      AND (%(run)s::text IS NULL OR f.first_run = %(run)s)
 )
-SELECT f.asset, f.path, f.bson_type, f.documents, f.first_run, f.first_seen_at,
-    CASE WHEN EXISTS (
-        SELECT 1 FROM etl.field_inventory o
-        WHERE o.asset = f.asset AND o.path = f.path AND o.first_seen_at < f.first_seen_at
-    ) THEN 'new type' ELSE 'new field' END AS kind,
-    coalesce(f.documents::float / nullif((SELECT sum(documents) FROM totals t
-        WHERE t.asset = f.asset), 0), 0) AS presence
-FROM etl.field_inventory f JOIN baseline b ON b.asset = f.asset
-WHERE f.first_run <> b.first_run AND (%(asset)s::text IS NULL OR f.asset = %(asset)s)
-  AND (%(run)s::text IS NULL OR f.first_run = %(run)s)
-ORDER BY f.asset, f.first_seen_at, f.path, f.bson_type
+-- a known field that starts holding null has no new shape: a missing value (the column's
+-- nullability and the guards deal with it), not drift
+SELECT * FROM found WHERE NOT (kind = 'new type' AND bson_type = 'null')
+ORDER BY asset, first_seen_at, path, bson_type
 """
 
 
