@@ -239,7 +239,7 @@ NOTE_WARNINGS = 8
 def drift_warning(asset: EngineAsset, run_id: str | None) -> list[str]:
     """Fields or types an asset's documents started to hold in this run: one warning, never a
     blocking failure (the rows loaded; the source changed shape)."""
-    from etl.engine.drift import drift
+    from etl.engine.observe.drift import drift
     from etl.services.postgres import pg_connect
 
     if not isinstance(asset, TableAsset) or run_id is None:
@@ -258,7 +258,7 @@ def drift_warning(asset: EngineAsset, run_id: str | None) -> list[str]:
 def reconcile_check(asset: EngineAsset) -> tuple[list[str], list[str], list[str]]:
     """MongoDB = PostgreSQL for a table asset (ETL_RECONCILE_CHECK): differences are warnings,
     or blocking failures when the severity is 'error'. Returns (blocking, warnings, equal)."""
-    from etl.engine.reconcile import reconcile_assets
+    from etl.engine.observe.reconcile import reconcile_assets
     from etl.settings import get_settings
 
     severity = get_settings().reconcile_check

@@ -39,12 +39,12 @@ from psycopg import sql
 
 from etl.definitions import defs
 from etl.engine import TableAsset
-from etl.engine.batches import batched
-from etl.engine.binary_copy import column_oids
-from etl.engine.partitions import IdRange
-from etl.engine.reading import read_changed
-from etl.engine.reconcile import reconcile
-from etl.engine.state import Watermark
+from etl.engine.load.batches import batched
+from etl.engine.load.reading import read_changed
+from etl.engine.observe.reconcile import reconcile
+from etl.engine.rows.binary_copy import column_oids
+from etl.engine.values.ranges import IdRange
+from etl.engine.values.watermark import Watermark
 from etl.migrations import upgrade
 from etl.services import mongo_server
 from etl.services.mongo import (
@@ -84,7 +84,8 @@ def session_documents(n: int, seed: int = 42) -> Iterator[dict[str, Any]]:
 
 def raw_session_documents(n: int, seed: int = 42) -> Iterator[RawBSONDocument]:
     """The same documents as a server sends them: BSON bytes (`RawBSONDocument`), the form the
-    loader reads (etl.engine.raw), in `_id` order. Each is spliced from its template's encoded
+    loader reads (etl.engine.values.raw), in `_id` order. Each is spliced from its template's
+    encoded
     body and its own ids, so making one still costs about a microsecond; the bytes equal
     `bson.encode` of the dict `session_documents` gives."""
     bodies = [bson.encode(t)[4:-1] for t in _templates(min(n, TEMPLATES), seed)]
@@ -141,7 +142,8 @@ def doc_id(i: int) -> ObjectId:
 
 
 class SessionRanges:
-    """The benchmark's documents as a `RangeSource` (etl.engine.partitions): a partitioned load
+    """The benchmark's documents as a `RangeSource` (etl.engine.snapshots.mongo_ranges): a
+    partitioned load
     reads the same documents as the single-process passes, split by `_id`."""
 
     def __init__(self, n: int, seed: int) -> None:
@@ -397,7 +399,7 @@ def _truncate(url: str) -> None:
 
 def _ceiling(url: str, n: int, seed: int, batch: int) -> Pass:
     """The same rows, flattened ahead of time (untimed), in the loader's COPY format (binary,
-    etl.engine.binary_copy): what loading costs with no transform, no checks, no merge."""
+    etl.engine.rows.binary_copy): what loading costs with no transform, no checks, no merge."""
     _truncate(url)
     copy_seconds, rows = 0.0, 0
     docs = session_documents(n, seed)
@@ -509,7 +511,8 @@ def run_bench(
 
 
 def _partitioned_pass(settings: Settings, n: int, seed: int, partitions: int, workers: int) -> Pass:
-    """The first load as a partitioned snapshot of the same documents (etl.engine.snapshot)."""
+    """The first load as a partitioned snapshot of the same documents
+    (etl.engine.snapshots.snapshot)."""
     result = _timed_load(
         f"first load, {partitions} ranges, {workers} workers",
         settings=settings,

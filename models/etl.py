@@ -77,11 +77,15 @@ class Reject(SQLModel, table=True):
     reasons: list[str] = Field(sa_type=sa.ARRAY(sa.Text))
     document: dict[str, Any] | None = Json()
     rejected_at: datetime = Timestamp(sa_column_kwargs={"server_default": sa.func.now()})
+    code: str | None = Text()
+    """Why, as a code (etl.engine.load.loader.RejectCode: key_clash, invalid, refused, ...);
+    NULL on rejects recorded before the codes existed."""
 
 
 class FieldInventory(SQLModel, table=True):
     """What the loaded documents of an asset held: field path x BSON type, with how many
-    documents had it and the runs that first and last saw it (schema drift, etl.engine.drift).
+    documents had it and the runs that first and last saw it (schema drift,
+    etl.engine.observe.drift).
     Written in the same transaction as the rows of each batch."""
 
     __tablename__ = "field_inventory"
@@ -104,7 +108,8 @@ RangeStatus = Literal["pending", "running", "done", "failed"]
 @checked
 class Snapshot(SQLModel, table=True):
     """A partitioned snapshot of one table asset (first load or full refresh), split into
-    `_id` ranges that workers load independently (etl.engine.snapshot). At most one is open per
+    `_id` ranges that workers load independently (etl.engine.snapshots.snapshot). At most one is
+    open per
     asset; the watermark is written once, when it is finished."""
 
     __tablename__ = "snapshots"

@@ -19,8 +19,8 @@ from bson.datetime_ms import DatetimeMS
 from psycopg import sql
 
 from etl.engine import Doc, TableAsset
-from etl.engine.identity import source_key
-from etl.engine.spec import qualified_name
+from etl.engine.declare.assets import qualified_name
+from etl.engine.values.identity import source_key
 from etl.services.mongo import read_collection
 
 EXTREME_VALUES: list[Any] = [

@@ -94,3 +94,95 @@ def test_the_checker_sees_imports_inside_functions() -> None:
     """The collector reads the lazy `from ingest.aviasales.collector import collect` too."""
     assert "ingest" in GRAPH["etl.assets"]
     assert "dags" in GRAPH["etl.cli"]  # the demo runs the DAG in-process, imported lazily
+
+
+# -- modules -----------------------------------------------------------------------------------
+
+
+def module_imports() -> dict[str, set[str]]:
+    """Module → the project modules it imports (every import, lazy and TYPE_CHECKING too); a
+    name imported from a package that is a module of its own counts as that module."""
+    paths = {
+        ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__"): path
+        for package in PACKAGES
+        for path in (ROOT / package).rglob("*.py")
+    }
+
+    def known(target: str) -> str | None:
+        while target and target not in paths:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    edges: dict[str, set[str]] = {}
+    for module, path in paths.items():
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                found.update(filter(None, (known(alias.name) for alias in node.names)))
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    target = known(f"{node.module}.{alias.name}") or known(node.module)
+                    if target:
+                        found.add(target)
+        edges[module] = found - {module}
+    return edges
+
+
+MODULES = module_imports()
+
+ENGINE_LAYERS: dict[str, set[str]] = {
+    "values": set(),
+    "rows": {"values"},
+    "declare": {"values", "rows"},
+    "bookkeeping": {"values"},
+    "load": {"values", "rows", "declare", "bookkeeping"},
+    "snapshots": {"values", "rows", "declare", "bookkeeping", "load"},
+    "marts": {"values", "declare", "bookkeeping"},
+    "observe": {"values", "rows", "declare", "bookkeeping"},
+    "run": {"values", "rows", "declare", "bookkeeping", "load", "snapshots", "marts"},
+}
+"""The engine's layers (docs/architecture.md) and the layers each may import: an allow-list.
+`etl.engine` itself and `etl.engine.definitions` sit on top and may import any of them."""
+
+
+def engine_layer(module: str) -> str | None:
+    """The layer of an engine module; None for `etl.engine` and `etl.engine.definitions` (the
+    top) and for modules outside the engine."""
+    if not module.startswith("etl.engine.") or module == "etl.engine.definitions":
+        return None
+    return module.split(".")[2]
+
+
+def test_no_module_imports_one_that_depends_on_it() -> None:
+    """No import cycle between any two modules of the product, lazy imports included."""
+    try:
+        graphlib.TopologicalSorter(MODULES).prepare()
+    except graphlib.CycleError as exc:
+        pytest.fail("import cycle between modules: " + " -> ".join(exc.args[1]))
+
+
+def test_every_engine_module_lives_in_a_declared_layer() -> None:
+    stray = sorted(
+        m for m in MODULES if engine_layer(m) is not None and engine_layer(m) not in ENGINE_LAYERS
+    )
+    assert stray == [], f"engine modules outside the layers: {stray}"
+
+
+def test_engine_layers_import_only_the_layers_allowed_below_them() -> None:
+    wrong = sorted(
+        f"{module} imports {target}"
+        for module, targets in MODULES.items()
+        if (layer := engine_layer(module)) is not None
+        for target in targets
+        if target.startswith("etl.engine")
+        and (other := engine_layer(target)) != layer
+        and (other is None or other not in ENGINE_LAYERS[layer])
+    )
+    assert wrong == []
+
+
+def test_the_module_checker_sees_lazy_and_type_checking_imports() -> None:
+    """It would miss a cycle hidden in a function or an `if TYPE_CHECKING:` block otherwise."""
+    assert "etl.quality" in MODULES["dags.builder"]  # imported inside a task callable
+    # `if TYPE_CHECKING:` in the declarations (an ingest asset's function takes a RunContext)
+    assert "etl.engine.declare.context" in MODULES["etl.engine.declare.assets"]

@@ -52,7 +52,7 @@ def contents(db: psycopg.Connection) -> dict[str, list[str]]:
             continue
         outstanding += db.execute(
             sql.SQL(
-                "SELECT r.source_id, r.reasons FROM (SELECT DISTINCT ON (source_id) * "
+                "SELECT r.source_id, r.reasons, r.code FROM (SELECT DISTINCT ON (source_id) * "
                 " FROM etl.rejects WHERE asset = %s ORDER BY source_id, rejected_at DESC) r"
                 " WHERE NOT EXISTS (SELECT 1 FROM {} t WHERE t.source_id = r.source_id"
                 "   AND t.loaded_at > r.rejected_at)"
@@ -200,7 +200,7 @@ def test_losing_mongodb_mid_refresh_stops_the_run_and_the_next_run_finishes_the_
     import pymongo
 
     from etl.cli.inspect import pending_refreshes
-    from etl.engine.reconcile import reconcile_assets
+    from etl.engine.observe.reconcile import reconcile_assets
     from etl.services import mongo_server
     from etl.services.mongo import close_clients
     from etl.settings import Settings

@@ -10,8 +10,8 @@ import shop_docs
 from bson import ObjectId
 
 from etl.definitions import defs
-from etl.engine.reconcile import reconcile
-from etl.engine.state import mark_interrupted
+from etl.engine.bookkeeping.records import mark_interrupted
+from etl.engine.observe.reconcile import reconcile
 from etl.services.mongo import read_collection
 
 
@@ -114,6 +114,12 @@ def test_a_dead_runs_record_reads_interrupted(db: psycopg.Connection, migrated: 
             alive = db.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [dead_pid])
             if alive.fetchone() is None:
                 break
+        from etl.engine.observe.status import asset_status
+
+        seen = {r["asset"]: r["status"] for r in asset_status(db, defs.graph)}
+        assert (seen["event_logs"], seen["products"]) == ("interrupted", "running")
+        stored = db.execute("SELECT status FROM etl.asset_runs WHERE run_id = 'r-dead'")
+        assert stored.fetchone() == ("running",)  # status only reads; the next run marks it
         assert mark_interrupted(db) == 1
         statuses = dict(db.execute("SELECT run_id, status FROM etl.asset_runs").fetchall())
         assert statuses == {"r-dead": "interrupted", "r-live": "running"}

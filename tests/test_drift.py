@@ -13,9 +13,9 @@ import pytest
 import shop_docs
 
 from etl.definitions import defs
-from etl.engine import state as engine_state
-from etl.engine.drift import drift
-from etl.engine.status import asset_status
+from etl.engine.bookkeeping import records as engine_state
+from etl.engine.observe.drift import drift
+from etl.engine.observe.status import asset_status
 
 LATER = shop_docs.T0 + timedelta(hours=1)
 
@@ -86,10 +86,10 @@ def test_the_inventory_commits_with_the_rows_or_not_at_all(
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("injected after the batch, before its commit")
 
-    monkeypatch.setattr("etl.engine.runner.save_watermark", explode)
+    monkeypatch.setattr("etl.engine.load.incremental.save_watermark", explode)
     assert not defs.materialize("event_logs").ok
     assert db.execute("SELECT * FROM etl.field_inventory ORDER BY 1, 2, 3").fetchall() == before
-    monkeypatch.setattr("etl.engine.runner.save_watermark", engine_state.save_watermark)
+    monkeypatch.setattr("etl.engine.load.incremental.save_watermark", engine_state.save_watermark)
     assert defs.materialize("event_logs").ok
     assert {d.path for d in drift(db, "event_logs")} == {"client", "client.app_version"}
 
@@ -136,7 +136,7 @@ def test_the_generator_drifts_on_request(mongo: Any) -> None:
 
 
 def test_the_inventory_counts_documents_per_path_and_type_exactly() -> None:
-    from etl.engine.drift import inventory
+    from etl.engine.load.inventory import inventory
 
     docs = [
         {"_id": 1, "n": 5, "tags": ["a", "b"], "o": {"x": 1}},
@@ -155,7 +155,7 @@ def test_the_inventory_counts_documents_per_path_and_type_exactly() -> None:
 
 
 def test_a_new_field_is_suggested_as_the_model_column_it_would_become() -> None:
-    from etl.engine.drift import suggest_column
+    from etl.engine.observe.drift import suggest_column
 
     assert suggest_column("client.app_version", ["string"], 0.4) == (
         "app_version: str | None = Text()"

@@ -15,7 +15,7 @@ from bson import Decimal128, ObjectId
 
 from etl.definitions import defs
 from etl.engine import AssetGraph, materialize
-from etl.engine import state as engine_state
+from etl.engine.bookkeeping import records as engine_state
 from etl.settings import get_settings
 
 SHOP_TABLES = (
@@ -146,14 +146,14 @@ def test_failure_after_copy_before_commit_leaves_everything_as_before(
     def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("injected after COPY, before commit")
 
-    monkeypatch.setattr("etl.engine.runner.save_watermark", explode)
+    monkeypatch.setattr("etl.engine.load.incremental.save_watermark", explode)
     failed = defs.materialize("support_tickets")
     assert failed["support_tickets"].status == "failed"
     assert "injected" in (failed["support_tickets"].error or "")
     assert snapshot(db) == before
     assert watermark(db, "support_tickets") == mark
 
-    monkeypatch.setattr("etl.engine.runner.save_watermark", engine_state.save_watermark)
+    monkeypatch.setattr("etl.engine.load.incremental.save_watermark", engine_state.save_watermark)
     recovered = defs.materialize("support_tickets")
     assert recovered.ok
     assert recovered["support_tickets"].result.documents_read == 4
@@ -208,6 +208,10 @@ def test_bad_documents_are_rejected_once_with_every_reason_and_the_rest_load(
     rejects = db.execute(
         "SELECT source_id, reasons FROM etl.rejects ORDER BY array_length(reasons, 1) DESC"
     ).fetchall()
+    codes = db.execute("SELECT source_id, code FROM etl.rejects").fetchall()
+    assert sorted(codes) == sorted(
+        [(str(bad["_id"]), "invalid"), (str(duplicate["_id"]), "key_clash")]
+    )
     assert rejects[0] == (
         str(bad["_id"]),
         [
@@ -230,7 +234,8 @@ def test_a_row_only_the_database_refuses_does_not_abort_its_batch(db: Any, mongo
         run = defs.materialize("event_logs")
         assert run["event_logs"].result.rejects == 1
         assert count(db, "shop.event_logs") == 7
-        (reasons,) = db.execute("SELECT reasons FROM etl.rejects").fetchone()
+        reasons, code = db.execute("SELECT reasons, code FROM etl.rejects").fetchone()
+        assert code == "refused"  # a CHECK constraint, not a clash
         assert reasons[0].startswith("database refused:")
         assert "test_only_db_knows" in reasons[0]
     finally:
@@ -364,13 +369,13 @@ def test_the_loader_only_reads_and_names_a_missing_cursor_index(
 
     mongo.event_logs.insert_many([shop_docs.event_log(i) for i in (1, 2)])
     assert defs.materialize("event_logs").ok
-    with caplog.at_level("WARNING", logger="etl.engine.reading"):
+    with caplog.at_level("WARNING", logger="etl.engine.load.reading"):
         assert defs.materialize("event_logs").ok  # incremental
         assert defs.materialize("event_logs").ok
     warned = [r.getMessage() for r in caplog.records if "has no index" in r.getMessage()]
     assert len(warned) == 1 and "event_logs" in warned[0] and "createIndex" in warned[0]
     assert [ix["name"] for ix in mongo.event_logs.list_indexes()] == ["_id_"]
-    from etl.engine.reading import warn_without_cursor_index
+    from etl.engine.load.reading import warn_without_cursor_index
 
     assert not warn_without_cursor_index(mongo.event_logs, "updated_at")
     mongo.event_logs.create_index([("updated_at", 1), ("_id", 1)])  # as the writers do

@@ -28,7 +28,7 @@ from test_aviasales_pipeline import log_document
 
 from etl.definitions import defs
 from etl.engine import TableAsset
-from etl.engine.identity import source_key
+from etl.engine.values.identity import source_key
 from etl.services.mongo import RAW_OPTIONS, read_collection
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from etl.cli import app
 from etl.definitions import defs
 from etl.engine import TableAsset
-from etl.engine.profile import profile_documents
+from etl.engine.observe.profile import profile_documents
 
 T = datetime(2026, 11, 20, 10, 0)
 

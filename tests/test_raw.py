@@ -13,9 +13,9 @@ from bson.raw_bson import RawBSONDocument
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from etl.engine.identity import source_key
-from etl.engine.raw import date_millis, decoded, document_hash, identify, millis
-from etl.engine.reading import count_anomalies, is_anomaly, read_changed
+from etl.engine.load.reading import count_anomalies, is_anomaly, read_changed
+from etl.engine.values.identity import source_key
+from etl.engine.values.raw import date_millis, decoded, document_hash, identify, millis
 from etl.services.mongo import RAW_OPTIONS, raw_collection
 
 KEY = b"v1"

@@ -23,7 +23,7 @@ from pymongo.errors import BulkWriteError
 from test_crashes_and_errors import contents
 
 from etl.definitions import defs
-from etl.engine.partitions import MongoRanges
+from etl.engine.snapshots.mongo_ranges import MongoRanges
 from etl.services.mongo import read_collection
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,7 @@ import shop_docs
 
 from etl.definitions import defs
 from etl.engine import AssetGraph, Incremental, SqlAsset, materialize
-from etl.engine.sql_assets import definition_hash
+from etl.engine.marts.build import definition_hash
 
 SESSIONS_PER_DAY = """
 SELECT (start_time AT TIME ZONE 'UTC')::date AS day, count(*) AS sessions

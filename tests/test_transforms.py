@@ -11,7 +11,7 @@ import shop_docs
 
 from etl.definitions import defs
 from etl.engine import Doc
-from etl.engine.tables import layout_of
+from etl.engine.rows.tables import layout_of
 from models import shop
 
 GRAPH = defs.graph

@@ -7,7 +7,7 @@
 - `note`: what a run says about itself ("full build", "skipped: inputs unchanged since ...").
 - Runs left `running` by a process that died before this revision are marked `interrupted`.
 
-Identity (etl.engine.identity) changed with this revision too, without a schema change: `_id`s
+Identity (etl.engine.values.identity) changed with this revision too, without a schema change: `_id`s
 that are not ObjectIds are now written with their BSON type (`str:77`, `int:77`). Rows loaded
 earlier from such documents keep their old `source_id`; truncate that asset's tables and run
 `python -m etl materialize ASSET --full-refresh` to rewrite them.

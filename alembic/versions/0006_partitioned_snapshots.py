@@ -2,7 +2,7 @@
 
 A first load or full refresh of a large collection can be split into `_id` ranges that workers
 (local processes, or Airflow mapped tasks) load independently; each range's checkpoint is
-committed with its rows, so a killed worker resumes where it stopped (etl.engine.snapshot).
+committed with its rows, so a killed worker resumes where it stopped (etl.engine.snapshots.snapshot).
 
 Revision ID: 0006
 Revises: 0005

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from etl.engine import AssetCheck, Doc, Rows, TableAsset, asset_check, table_asset
-from etl.engine.coerce import to_json
+from etl.engine.values.coerce import to_json
 from models.shop import (
     EventLog,
     ModerationItem,

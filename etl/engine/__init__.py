@@ -4,15 +4,8 @@ Assets import what they need from here; everything else (CLI, DAG, tests) receiv
 `Definitions` object (the project's is `etl.definitions.defs`).
 """
 
-from etl.engine.checks import AssetCheck, Severity, asset_check
-from etl.engine.context import AssetResult, RunContext
-from etl.engine.definitions import Definitions
-from etl.engine.document import Doc
-from etl.engine.graph import AssetGraph, SelectionError
-from etl.engine.runner import AssetOutcome, RunSummary, materialize
-from etl.engine.spec import (
+from etl.engine.declare.assets import (
     Asset,
-    AssetDeclarationError,
     Incremental,
     IngestAsset,
     Rows,
@@ -22,6 +15,14 @@ from etl.engine.spec import (
     sql_asset,
     table_asset,
 )
+from etl.engine.declare.checks import AssetCheck, Severity, asset_check
+from etl.engine.declare.context import RunContext
+from etl.engine.declare.graph import AssetGraph, SelectionError
+from etl.engine.definitions import Definitions
+from etl.engine.rows.document import Doc
+from etl.engine.run.runner import AssetOutcome, RunSummary, materialize
+from etl.engine.values.errors import AssetDeclarationError
+from etl.engine.values.results import AssetResult
 
 __all__ = [
     "Asset",

@@ -14,12 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from etl.engine.checks import AssetCheck
-from etl.engine.context import AssetResult
-from etl.engine.graph import AssetGraph
-from etl.engine.runner import RunSummary, load_snapshot_range, materialize, plan_snapshot_ranges
-from etl.engine.snapshot import Snapshot
-from etl.engine.spec import Asset, AssetDeclarationError, SqlAsset
+from etl.engine.declare.assets import Asset, SqlAsset
+from etl.engine.declare.checks import AssetCheck
+from etl.engine.declare.graph import AssetGraph
+from etl.engine.run.runner import RunSummary, load_snapshot_range, materialize, plan_snapshot_ranges
+from etl.engine.snapshots.snapshot import Snapshot
+from etl.engine.values.errors import AssetDeclarationError
+from etl.engine.values.results import AssetResult
 
 
 @dataclass(frozen=True, init=False)
@@ -72,9 +73,9 @@ class Definitions:
         return materialize(selection, graph=self.graph, **options)
 
     def plan_snapshot(self, name: str, **options: Any) -> Snapshot | None:
-        """`etl.engine.runner.plan_snapshot_ranges` over these definitions' graph."""
+        """`etl.engine.run.runner.plan_snapshot_ranges` over these definitions' graph."""
         return plan_snapshot_ranges(name, graph=self.graph, **options)
 
     def load_range(self, name: str, snapshot_id: str, index: int, **options: Any) -> AssetResult:
-        """`etl.engine.runner.load_snapshot_range` over these definitions' graph."""
+        """`etl.engine.run.runner.load_snapshot_range` over these definitions' graph."""
         return load_snapshot_range(name, snapshot_id, index, graph=self.graph, **options)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from etl.engine.drift import drift
+from etl.engine.observe.drift import drift
 from etl.report.data import QUERIES, fetch
 from etl.report.page import Section, render
 from etl.report.sections import SPECS, build, drift_section

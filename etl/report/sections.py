@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from etl.engine.drift import Drift
+from etl.engine.observe.drift import Drift
 from etl.report import charts
 from etl.report.data import Rows, cheapest_window
 from etl.report.page import Cell, Section, html_table

@@ -44,7 +44,7 @@ RAW_OPTIONS: CodecOptions[RawBSONDocument] = CodecOptions(
     unicode_decode_error_handler="surrogateescape",
 )
 """Documents as the server sent them (`RawBSONDocument`): the loader hashes the bytes and
-decodes only the documents whose hash changed (etl.engine.raw)."""
+decodes only the documents whose hash changed (etl.engine.values.raw)."""
 
 Document = dict[str, Any]
 

@@ -1,0 +1,1 @@
+"""Bookkeeping in PostgreSQL: run records, watermarks, asset locks, refresh requests."""

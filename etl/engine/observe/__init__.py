@@ -1,0 +1,1 @@
+"""Observation, read-only: status, drift, profiles and reconciliation."""

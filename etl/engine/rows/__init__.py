@@ -1,0 +1,1 @@
+"""Rows: a document's view for transforms (`Doc`), table layouts and binary COPY encoding."""

@@ -1,0 +1,2 @@
+"""Partitioned snapshots: `_id` ranges on the server, the plan, range loads, workers and
+clashes between ranges."""
