@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from etl.bench import Pass, run_bench
+if TYPE_CHECKING:
+    from etl.bench import Pass
+
 
 console = Console()
 
@@ -75,6 +77,7 @@ def bench(
     partitioned snapshot (K `_id` ranges, --workers processes). Prints documents/s, rows/s,
     peak RSS and the mart timings.
     """
+    from etl.bench import run_bench
 
     def show(p: Pass) -> None:
         if not as_json:

@@ -12,13 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dags.local import run_dag
-from etl.cli.inspect import drift, status
-from etl.definitions import defs
 from etl.errors import UserFacingError, mask_url
-from etl.migrations import upgrade
-from etl.services.mongo import mongo_client, mongo_uri
-from etl.services.postgres import postgres_url
 from etl.settings import get_settings
 
 console = Console()
@@ -48,6 +42,12 @@ def demo(
     later runs let the live site make changes instead, so you see an incremental run pick up
     exactly what changed (and today's fares searched again by the DAG's first task).
     """
+    from dags.local import run_dag
+    from etl.cli.inspect import drift, status
+    from etl.migrations import upgrade
+    from etl.services.mongo import mongo_client, mongo_uri
+    from etl.services.postgres import postgres_url
+
     started = time.monotonic()
     step("1. services and schema")
     url = postgres_url()
@@ -111,8 +111,9 @@ def demo(
 def _reconciled() -> bool:
     """Reconcile every table asset; one line when equal, the differences when not."""
     from etl.cli.render import show_reconciliation
-    from etl.engine.reconcile import reconcile_assets
-    from etl.engine.spec import TableAsset
+    from etl.definitions import defs
+    from etl.engine.declare.assets import TableAsset
+    from etl.engine.observe.reconcile import reconcile_assets
 
     tables = [a for a in defs.graph.assets.values() if isinstance(a, TableAsset)]
     results = reconcile_assets(tables)

@@ -5,20 +5,16 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from etl.cli.render import records, show_reconciliation, status_table
-from etl.definitions import defs
-from etl.engine import TableAsset
-from etl.engine.status import asset_status, latest_rejects, reject_totals
 from etl.errors import UserFacingError
-from etl.migrations import require_current
-from etl.services.postgres import pg_connect, postgres_url
+
+if TYPE_CHECKING:
+    import psycopg
 
 console = Console()
 
@@ -40,6 +36,9 @@ def to_json(rows: list[dict[str, Any]]) -> str:
 
 def warehouse() -> psycopg.Connection:
     """A connection to a warehouse at the code's schema revision (else one line, exit 2)."""
+    from etl.migrations import require_current
+    from etl.services.postgres import pg_connect, postgres_url
+
     url = postgres_url()
     conn = pg_connect(url)
     try:
@@ -59,6 +58,10 @@ def status(as_json: JsonFlag = False) -> None:
     Anomalies counts documents of the last run whose updated_at was missing, not a date or in
     the future (they are loaded or rejected by every run; see the README).
     """
+    from etl.cli.render import status_table
+    from etl.definitions import defs
+    from etl.engine.observe.status import asset_status
+
     graph = defs.graph
     with warehouse() as conn:
         rows = asset_status(conn, graph)
@@ -73,7 +76,7 @@ def status(as_json: JsonFlag = False) -> None:
 
 def open_snapshots(conn: Any) -> list[str]:
     """A line per unfinished partitioned snapshot: how far it got and what the next run does."""
-    from etl.engine.snapshot import current_snapshot
+    from etl.engine.snapshots.snapshot import current_snapshot
 
     lines = []
     for (asset,) in conn.execute(
@@ -108,6 +111,8 @@ def graph(
     ] = False,
 ) -> None:
     """The asset graph: groups, inputs (Mongo collections and assets) and output tables."""
+    from etl.definitions import defs
+
     asset_graph = defs.graph
     typer.echo(asset_graph.to_mermaid() if mermaid else asset_graph.to_text())
 
@@ -120,6 +125,10 @@ def rejects(
     """The rejected documents, newest first: one row per document (its latest reject), with
     every reason, and totals: documents ever rejected, those still outstanding (not loaded
     since in a newer version: what `status` counts), and reject records over all runs."""
+    from etl.cli.render import records
+    from etl.definitions import defs
+    from etl.engine.observe.status import asset_status, latest_rejects, reject_totals
+
     graph = defs.graph
     if asset is not None and asset not in graph.assets:
         graph.select(asset)  # raises with close-match suggestions
@@ -172,7 +181,10 @@ def reconcile(
     loaded), missing documents (no row and no reject), extra rows (the document is gone), and
     documents currently rejected. Exits 1 when anything is stale, missing or extra.
     """
-    from etl.engine.reconcile import reconcile_assets
+    from etl.cli.render import show_reconciliation
+    from etl.definitions import defs
+    from etl.engine import TableAsset
+    from etl.engine.observe.reconcile import reconcile_assets
 
     graph = defs.graph
     assets = [graph.assets[n] for n in graph.select(selection)]
@@ -200,8 +212,10 @@ def drift(
 ) -> None:
     """Fields and types the documents started to hold after each asset's first load: when they
     appeared (run), in how many documents, and the SQLModel column a new field would become."""
-    from etl.engine.drift import ADOPT
-    from etl.engine.drift import drift as find_drift
+    from etl.cli.render import records
+    from etl.definitions import defs
+    from etl.engine.observe.drift import ADOPT
+    from etl.engine.observe.drift import drift as find_drift
 
     if asset is not None and asset not in defs.graph.assets:
         defs.graph.select(asset)  # raises with close-match suggestions

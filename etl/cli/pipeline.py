@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from etl.cli.progress import asset_progress
-from etl.cli.render import summary_notes, summary_table
-from etl.definitions import defs
-from etl.engine import RunSummary
+if TYPE_CHECKING:
+    from etl.engine import RunSummary
+
 
 console = Console()
 
@@ -33,6 +32,15 @@ def run_and_report(
     workers: int | None = None,
 ) -> RunSummary:
     """Materialise with a progress display and print the summary table (shared with `demo`)."""
+    import gc
+
+    from etl.cli.progress import asset_progress
+    from etl.cli.render import summary_notes, summary_table
+    from etl.definitions import defs
+
+    # the definitions' imports made ~1M long-lived objects; freezing them keeps every later
+    # full collection from walking them again (measured: 0.2 s of a 1.6 s no-change run)
+    gc.freeze()
     defs.graph.select(selection)  # fail on a bad selection before starting anything
     with asset_progress(console) as progress:
         summary = defs.materialize(
@@ -103,6 +111,7 @@ def check(selection: SelectionArg = "*") -> None:
 
     Exits 1 if a blocking expectation failed; warnings are listed but do not fail.
     """
+    from etl.definitions import defs
     from etl.quality import run_checkpoint, suites_for_asset
 
     graph = defs.graph
@@ -134,6 +143,7 @@ def check(selection: SelectionArg = "*") -> None:
 
 def docs() -> None:
     """Build the Great Expectations data docs (the quality report) and print their path."""
+    from etl.definitions import defs
     from etl.quality import build_docs
 
     console.print(str(build_docs(defs)))
@@ -145,6 +155,7 @@ def expectations() -> None:
     Run after changing a model's rules, a mart's grain or a check, against a migrated
     warehouse whose marts are built; commit what changes under expectations/.
     """
+    from etl.definitions import defs
     from etl.quality.project import project_dir, sync_all
 
     missing = sync_all(defs)

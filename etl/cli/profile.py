@@ -1,6 +1,6 @@
 """`python -m etl profile`: what the documents hold that the tables don't.
 
-The counting lives in etl.engine.profile; this module picks the collections and shows it.
+The counting lives in etl.engine.observe.profile; this module picks the collections and shows it.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,19 +22,20 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from etl.cli.render import records
-from etl.definitions import defs
-from etl.engine import TableAsset
-from etl.engine.drift import ADOPT, suggest_column
-from etl.engine.identity import source_key
-from etl.engine.profile import Profile, plain, profile_documents
 from etl.errors import UserFacingError
+
+if TYPE_CHECKING:
+    from etl.engine import TableAsset
+    from etl.engine.observe.profile import Profile
 
 console = Console()
 
 
 def targets(selection: str | None) -> list[tuple[str, TableAsset | None]]:
     """(collection, the table asset that reads it) for a selection or a collection name."""
+    from etl.definitions import defs
+    from etl.engine import TableAsset
+
     readers = {a.source: a for a in defs.assets if isinstance(a, TableAsset)}
     if selection is None:
         return sorted(readers.items())
@@ -55,6 +56,8 @@ def targets(selection: str | None) -> list[tuple[str, TableAsset | None]]:
 
 def sampled(documents: Iterator[dict[str, Any]], fraction: float) -> Iterator[dict[str, Any]]:
     """A deterministic sample: the same documents every time (by a hash of their `_id`)."""
+    from etl.engine.values.identity import source_key
+
     if fraction >= 1:
         yield from documents
         return
@@ -82,6 +85,7 @@ def profile(
     """Every field path of each collection: BSON types with counts, presence, examples,
     min/max; the paths the transform reads (recorded through Doc, exact); unmapped fields; type
     conflicts with example _ids; cursor health. Reads every document unless --sample."""
+    from etl.engine.observe.profile import profile_documents
     from etl.services.mongo import mongo_database, read_collection
 
     database = mongo_database()
@@ -107,6 +111,10 @@ def profile(
 
 
 def show(p: Profile) -> None:
+    from etl.cli.render import records
+    from etl.engine.observe.drift import ADOPT, suggest_column
+    from etl.engine.observe.profile import plain
+
     title = f"{p.collection}: {p.documents:,} documents" + (f" -> {p.asset}" if p.asset else "")
     rows: list[tuple[str, ...]] = []
     for f in p.fields.values():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -15,7 +16,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from etl.engine.context import ProgressHook
+if TYPE_CHECKING:
+    from etl.engine.values.results import ProgressHook
 
 
 @contextmanager

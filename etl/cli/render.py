@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import textwrap
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from etl.engine import RunSummary
-from etl.engine.reconcile import Reconciliation
+if TYPE_CHECKING:
+    from etl.engine import RunSummary
+    from etl.engine.observe.reconcile import Reconciliation
+
 
 STATUS_STYLE = {
     "success": "green",

@@ -14,9 +14,6 @@ import typer
 from rich.console import Console
 
 from etl.errors import UserFacingError, mask_url
-from etl.migrations import upgrade
-from etl.services.mongo_server import stop_server
-from etl.services.postgres import postgres_url, stop_embedded
 from etl.settings import get_settings
 
 console = Console()
@@ -24,6 +21,9 @@ console = Console()
 
 def migrate() -> None:
     """Apply the Alembic migrations (`alembic upgrade head`) to the configured warehouse."""
+    from etl.migrations import upgrade
+    from etl.services.postgres import postgres_url
+
     url = postgres_url()
     upgrade(url)
     console.print(f"warehouse at {mask_url(url)} is at the latest schema revision")
@@ -32,6 +32,9 @@ def migrate() -> None:
 def down() -> None:
     """Stop the embedded PostgreSQL and MongoDB servers (data stays under LOCAL_DIR/pg and
     LOCAL_DIR/mongo). A server configured by POSTGRES_URL / MONGO_URI is left alone."""
+    from etl.services.mongo_server import stop_server
+    from etl.services.postgres import stop_embedded
+
     settings = get_settings()
     if settings.postgres_url:
         console.print("POSTGRES_URL is set: no embedded PostgreSQL to stop")
