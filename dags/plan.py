@@ -14,6 +14,7 @@ wait for every gate.
 
 from __future__ import annotations
 
+import graphlib
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -81,9 +82,10 @@ def plan_tasks(defs: Definitions, checked: set[str]) -> TaskPlan:
     for name in graph.order:  # after every asset: a check may wait for a later one's task
         if name in checked:
             group = graph.assets[name].group
-            plan.tasks.append(
-                TaskSpec(check_id(name), "check", name, group, (name, *reads[name]))
-            )
+            plan.tasks.append(TaskSpec(check_id(name), "check", name, group, (name, *reads[name])))
     gates = tuple(gate(name) for name in graph.order)
     plan.tasks += [TaskSpec(final, "final", upstream=gates) for final in FINALS]
+    by_id = {t.task_id: t for t in plan.tasks}
+    order = graphlib.TopologicalSorter({t.task_id: t.upstream for t in plan.tasks})
+    plan.tasks = [by_id[task_id] for task_id in order.static_order()]
     return plan

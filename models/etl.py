@@ -83,10 +83,9 @@ class Reject(SQLModel, table=True):
 
 
 class FieldInventory(SQLModel, table=True):
-    """What the loaded documents of an asset held: field path x BSON type, with how many
-    documents had it and the runs that first and last saw it (schema drift,
-    etl.engine.observe.drift).
-    Written in the same transaction as the rows of each batch."""
+    """What the loaded documents of an asset held: field path x BSON type, with how many documents
+    had it and the runs that first and last saw it (schema drift, etl.engine.observe.drift). Written
+    in the same transaction as the rows of each batch."""
 
     __tablename__ = "field_inventory"
     __table_args__ = SCHEMA
@@ -107,9 +106,8 @@ RangeStatus = Literal["pending", "running", "done", "failed"]
 
 @checked
 class Snapshot(SQLModel, table=True):
-    """A partitioned snapshot of one table asset (first load or full refresh), split into
-    `_id` ranges that workers load independently (etl.engine.snapshots.snapshot). At most one is
-    open per
+    """A partitioned snapshot of one table asset (first load or full refresh), split into `_id`
+    ranges that workers load independently (etl.engine.snapshots.snapshot). At most one is open per
     asset; the watermark is written once, when it is finished."""
 
     __tablename__ = "snapshots"
@@ -187,3 +185,27 @@ class RefreshRequest(SQLModel, table=True):
     asset: str = Text(primary_key=True)
     run_id: str = Text(description="the run that asked for it")
     requested_at: datetime = Timestamp()
+
+
+class StreamPosition(SQLModel, table=True):
+    """Where a streamed asset stands in its collection's change stream: the resume token,
+    committed with the rows of the events up to it (etl.engine.run.stream), and what `status`
+    shows of the stream."""
+
+    __tablename__ = "stream_positions"
+    __table_args__ = SCHEMA
+
+    asset: str = Text(primary_key=True)
+    collection: str = Text()
+    resume_token: dict[str, Any] | None = Json()
+    state: str = Text()
+    run_id: str = Text()
+    events: int = Field(sa_type=sa.BigInteger)
+    heals: int = Field()
+    lag_seconds: float | None = Field(default=None)
+    last_event_at: datetime | None = Timestamp(default=None)
+    updated_at: datetime | None = Timestamp(default=None)
+    started_at: datetime | None = Timestamp(default=None)
+    last_heal_at: datetime | None = Timestamp(default=None)
+    last_error: str | None = Text(default=None)
+    backend_pid: int | None = Field(default=None)

@@ -47,6 +47,11 @@ def _session_local_dir() -> Iterator[Path]:
     from etl.settings import get_settings
 
     get_settings.cache_clear()
+    from etl.services.mongo_server import ensure_server
+
+    # started first, with mongod's test commands on: stream tests set `failCommand` fail points
+    # (each for a given number of times, so no other test meets them)
+    ensure_server(get_settings().embedded_mongo_dir.resolve(), ("--enable-test-commands",))
     yield _SESSION_DIR
     from etl.services.mongo import close_clients
     from etl.services.mongo_server import stop_server
@@ -97,7 +102,7 @@ def truncate_all(conn: Any) -> None:
 
 @pytest.fixture(scope="session")
 def mongo_url(_session_local_dir: Path) -> str:
-    """URI of the session's embedded MongoDB server (started on first use, on a free port)."""
+    """URI of the session's embedded MongoDB server (on a free port)."""
     from etl.services.mongo import mongo_uri
 
     return mongo_uri()

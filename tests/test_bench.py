@@ -6,7 +6,7 @@ from typing import Any
 
 import psycopg
 
-from etl.bench import run_bench
+from etl.bench.run import run_bench
 from etl.services.mongo import mongo_client
 from etl.settings import get_settings
 
@@ -73,3 +73,19 @@ def test_compare_dlt_without_the_extra_is_one_line_and_exit_2(monkeypatch: Any) 
     assert result.exit_code == 2
     (line,) = result.output.strip().splitlines()
     assert line == "error: the dlt comparison needs the optional extra: pip install -e '.[compare]'"
+
+
+def test_the_stream_bench_applies_every_event_and_reports_its_lag(
+    pg_url: str, db: Any, mongo_url: str
+) -> None:
+    from etl.bench.stream import run_stream_bench
+
+    burst, steady = run_stream_bench(400, rate=100, seconds=2)
+    assert (burst.name, burst.events) == ("burst", 400)  # every insert reached PostgreSQL
+    assert burst.events_per_second > 0 and burst.offered_per_second is None
+    assert steady.name == "steady" and steady.events >= 100  # inserts and updates, ~2 s of them
+    assert steady.offered_per_second is not None and steady.offered_per_second > 0
+    assert 0 <= steady.lag_p50_s <= steady.lag_p99_s < 60
+    with psycopg.connect(pg_url, autocommit=True) as conn:  # the scratch database is gone
+        left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'etl_bench_%'")
+        assert left.fetchone() == (0,)

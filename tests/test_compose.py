@@ -231,3 +231,22 @@ def test_the_image_installs_with_airflows_constraints() -> None:
     install = install[: install.index("pip uninstall")]
     assert "--constraint" in install and "constraints-${AIRFLOW_VERSION}/constraints-" in install
     assert '"apache-airflow[fab,celery]==${AIRFLOW_VERSION}"' in install
+
+
+def test_mongo_is_a_replica_set_and_a_service_streams_the_shop() -> None:
+    """Change streams need a replica set: the server starts as one (initiated by its health
+    check), every client names it, and `etl-stream` runs `python -m etl stream` on it."""
+    from etl.cli import app
+
+    services = interpolated()["services"]
+    mongo = services["mongo"]
+    assert "--replSet rs0" in " ".join(mongo["entrypoint"])
+    assert "rs.initiate" in " ".join(mongo["healthcheck"]["test"])
+    environments = {n: s.get("environment") for n, s in services.items()}
+    uris = {n: e["MONGO_URI"] for n, e in environments.items() if e and "MONGO_URI" in e}
+    assert uris and all("replicaSet=rs0" in uri for uri in uris.values()), uris
+    stream = services["etl-stream"]
+    assert stream["entrypoint"] == ["python", "-m", "etl"] and stream["command"][0] == "stream"
+    assert stream["depends_on"]["mongo"]["condition"] == "service_healthy"
+    result = CliRunner().invoke(app, [*stream["command"], "--help"], terminal_width=200)
+    assert result.exit_code == 0 and "change streams" in result.output

@@ -10,7 +10,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from dags.builder import build_dag, collection_uri, quality_uri, table_uri
+from dags.builder import build_dag
+from dags.lineage import collection_uri, quality_uri, table_uri
 from etl.definitions import defs
 from etl.quality.offline import external_references
 
@@ -88,7 +89,7 @@ def test_dag_settings(graph) -> None:
 def test_a_blocking_failure_fails_the_checkpoint_task_and_a_warning_does_not(db) -> None:
     from airflow.sdk.exceptions import AirflowFailException
 
-    from dags.builder import AssetTasks
+    from dags.tasks import AssetTasks
 
     run_checkpoint = AssetTasks(defs).run_checkpoint
 

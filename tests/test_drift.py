@@ -97,7 +97,7 @@ def test_the_inventory_commits_with_the_rows_or_not_at_all(
 def test_drift_is_a_warning_of_the_check_task_never_a_failure(
     db: psycopg.Connection, mongo: Any
 ) -> None:
-    from dags.builder import AssetTasks
+    from dags.tasks import AssetTasks
 
     mongo.event_logs.insert_many([shop_docs.event_log(1)])
     assert defs.materialize("event_logs").ok
@@ -109,7 +109,7 @@ def test_drift_is_a_warning_of_the_check_task_never_a_failure(
         def emit(self, record: logging.LogRecord) -> None:
             heard.append(record.getMessage())
 
-    logger = logging.getLogger("dags.builder")  # listen directly: Airflow's logging setup
+    logger = logging.getLogger("dags.tasks")  # listen directly: Airflow's logging setup
     listener = Listener(logging.WARNING)  # may keep records from reaching the root logger
     logger.addHandler(listener)
     try:

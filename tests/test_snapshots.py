@@ -82,7 +82,7 @@ def test_changes_during_a_snapshot_are_right_after_the_next_incremental_run(
     mongo.event_logs.insert_many(docs)
     snapshot = defs.plan_snapshot("event_logs", run_id="snap", partitions=4)
     assert snapshot is not None and len(snapshot.ranges) == 4
-    defs.load_range("event_logs", snapshot.snapshot_id, 0)  # range 0 read; 1-3 not yet
+    defs.load_snapshot_range("event_logs", snapshot.snapshot_id, 0)  # range 0 read; 1-3 not yet
     later = shop_docs.T0 + timedelta(hours=2)  # the site keeps writing meanwhile
     first, last = docs[0]["_id"], docs[-1]["_id"]
     mongo.event_logs.update_one({"_id": first}, {"$set": {"event_type": "logout",
@@ -94,7 +94,7 @@ def test_changes_during_a_snapshot_are_right_after_the_next_incremental_run(
     finished = defs.materialize("event_logs")  # loads ranges 1-3, then finishes
     assert finished.ok, finished.outcomes
     # a range task scheduled before another run finished the snapshot has nothing left to do
-    assert defs.load_range("event_logs", snapshot.snapshot_id, 2).documents_read == 0
+    assert defs.load_snapshot_range("event_logs", snapshot.snapshot_id, 2).documents_read == 0
     after = defs.materialize("event_logs")  # the next incremental run
     assert after.ok and after["event_logs"].result.rows_deleted == 1  # range 0's deleted doc
     now = contents(db)

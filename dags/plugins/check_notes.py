@@ -5,7 +5,7 @@ like a clean one. The grid marks a task instance that has a note (a corner in an
 on its task group's row), so a note is the one at-a-glance sign the UI offers; it also reads well
 (the warnings, listed, in the task instance's Note panel). A task cannot write its own note (the
 Task SDK has no call for it and tasks do not touch the metadata database), so the check returns
-it (`note` in its return value, dags/builder.py) and this listener, which runs where DAG-run
+it (`note` in its return value, dags/tasks.py) and this listener, which runs where DAG-run
 states change (the scheduler; `dag.test()` in `make demo`), copies it onto the task instance
 when the run ends. Enabled by `AIRFLOW__CORE__PLUGINS_FOLDER` (dags/local.py, docker-compose.yml).
 """

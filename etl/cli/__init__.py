@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from etl.cli import bench, demo, inspect, pipeline, profile, report, services
+from etl.cli import bench, demo, inspect, pipeline, profile, report, services, stream
 from etl.cli.errors import FriendlyGroup, help_when_bare
 
 app = typer.Typer(
@@ -27,7 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (pipeline, inspect, profile, services, bench, demo, report):
+for module in (pipeline, stream, inspect, profile, services, bench, demo, report):
     module.register(app)
 
 

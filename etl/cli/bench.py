@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from etl.bench import Pass
+    from etl.bench.run import Pass
 
 
 console = Console()
@@ -62,6 +62,21 @@ def bench(
             "time the first load through the real reader.",
         ),
     ] = True,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Instead of the batch passes: replicate user_sessions from a change stream "
+            "(`etl stream`) while a burst of -n documents, then a steady --rate of changes for "
+            "--seconds, is written; prints events/s into PostgreSQL and lag p50/p99.",
+        ),
+    ] = False,
+    rate: Annotated[
+        int, typer.Option(min=10, max=100_000, help="Changes a second (with --stream).")
+    ] = 500,
+    seconds: Annotated[
+        float, typer.Option(min=1, max=3600, help="Length of the steady load (with --stream).")
+    ] = 20.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Benchmark the real transform + load path on user_sessions-shaped documents.
@@ -77,7 +92,10 @@ def bench(
     partitioned snapshot (K `_id` ranges, --workers processes). Prints documents/s, rows/s,
     peak RSS and the mart timings.
     """
-    from etl.bench import run_bench
+    if stream:
+        show_stream(documents, rate, seconds, seed, as_json)
+        return
+    from etl.bench.run import run_bench
 
     def show(p: Pass) -> None:
         if not as_json:
@@ -168,6 +186,34 @@ def bench(
             f"after one day was reloaded {m.one_day_s:.2f} s for {m.one_day_rows:,} rows "
             f"({m.full_s / m.one_day_s:.0f}x less)"
         )
+
+
+def show_stream(documents: int, rate: int, seconds: float, seed: int, as_json: bool) -> None:
+    """The change-stream passes (etl/bench/stream.py), as a table or JSON."""
+    from dataclasses import asdict
+
+    from etl.bench.stream import run_stream_bench
+
+    if not as_json:
+        console.print(
+            f"streaming user_sessions: a burst of {documents:,} inserts, then {rate:,} changes/s "
+            f"for {seconds:g} s…"
+        )
+    passes = run_stream_bench(documents, rate, seconds, seed)
+    if as_json:
+        typer.echo(json.dumps([asdict(p) | {"events_per_second": round(p.events_per_second, 1)}
+                               for p in passes], indent=2))  # fmt: skip
+        return
+    table = Table(title="change stream → PostgreSQL", title_justify="left")
+    for header in ("pass", "events", "seconds", "events/s", "offered/s", "lag p50", "lag p99"):
+        table.add_column(header, justify="left" if header == "pass" else "right")
+    for p in passes:
+        offered = f"{p.offered_per_second:,.0f}" if p.offered_per_second else "max"
+        table.add_row(
+            p.name, f"{p.events:,}", f"{p.seconds:.2f}", f"{p.events_per_second:,.0f}", offered,
+            f"{p.lag_p50_s:.2f} s", f"{p.lag_p99_s:.2f} s",
+        )  # fmt: skip
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:

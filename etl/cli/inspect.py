@@ -56,22 +56,28 @@ def status(as_json: JsonFlag = False) -> None:
     A run whose process died (killed, or lost its database) shows as `interrupted`. Rejects
     counts documents whose latest reject has not been followed by a load of a newer version.
     Anomalies counts documents of the last run whose updated_at was missing, not a date or in
-    the future (they are loaded or rejected by every run; see the README).
+    the future (they are loaded or rejected by every run; see the README). Streamed assets
+    (`stream`) get a line each: state, events, lag, heals of a lost position, last error.
     """
     from etl.cli.render import status_table
     from etl.definitions import defs
+    from etl.engine.bookkeeping.positions import positions
     from etl.engine.observe.status import asset_status
 
     graph = defs.graph
     with warehouse() as conn:
         rows = asset_status(conn, graph)
-        snapshots = open_snapshots(conn) + pending_refreshes(conn)
+        notes = open_snapshots(conn) + pending_refreshes(conn)
+        streams = stream_lines(conn)
+        streamed = {p.asset: asdict(p) for p in positions(conn)}
     if as_json:
-        typer.echo(to_json(rows))
+        typer.echo(to_json([row | {"stream": streamed.get(row["asset"])} for row in rows]))
         return
     console.print(status_table(rows))
-    for line in snapshots:
+    for line in notes:
         console.print(f"[yellow]{line}[/]")
+    for line in streams:
+        console.print(line, highlight=False)
 
 
 def open_snapshots(conn: Any) -> list[str]:
@@ -91,6 +97,32 @@ def open_snapshots(conn: Any) -> list[str]:
         busy = f"; {len(running)} range(s) under way or interrupted" if running else ""
         lines.append(
             f"{asset}: {snapshot.describe()}{busy}{detail}; the next run of the asset resumes it"
+        )
+    return lines
+
+
+def stream_lines(conn: Any) -> list[str]:
+    """A line per streamed asset: state, events and rate, lag, heals of a lost position."""
+    from etl.engine.bookkeeping.positions import positions
+
+    lines = []
+    for p in positions(conn):
+        state = f"{p.state} (live)" if p.live else p.state
+        if p.live and p.started_at and p.updated_at:
+            seconds = max((p.updated_at - p.started_at).total_seconds(), 1e-9)
+            rate = f" ({p.events / seconds:,.1f}/s)"
+        else:
+            rate = ""
+        lag = f", lag {p.lag_seconds:.2f} s" if p.lag_seconds is not None else ""
+        heals = ""
+        if p.heals:
+            when = p.last_heal_at.strftime("%Y-%m-%d %H:%M") if p.last_heal_at else "?"
+            heals = f"; position lost and healed {p.heals}x (last {when}: {p.last_error})"
+        elif p.last_error:
+            heals = f"; last error: {p.last_error}"
+        last = f", last event {p.last_event_at:%Y-%m-%d %H:%M:%S}" if p.last_event_at else ""
+        lines.append(
+            f"{p.asset}: stream {state}, {p.events:,} events this run{rate}{last}{lag}{heals}"
         )
     return lines
 

@@ -17,7 +17,8 @@ from typing import Any
 from etl.engine.declare.assets import Asset, SqlAsset
 from etl.engine.declare.checks import AssetCheck
 from etl.engine.declare.graph import AssetGraph
-from etl.engine.run.runner import RunSummary, load_snapshot_range, materialize, plan_snapshot_ranges
+from etl.engine.run.runner import RunSummary, load_snapshot_range, materialize, plan_snapshot
+from etl.engine.run.stream import StreamFigures, stream
 from etl.engine.snapshots.snapshot import Snapshot
 from etl.engine.values.errors import AssetDeclarationError
 from etl.engine.values.results import AssetResult
@@ -73,9 +74,15 @@ class Definitions:
         return materialize(selection, graph=self.graph, **options)
 
     def plan_snapshot(self, name: str, **options: Any) -> Snapshot | None:
-        """`etl.engine.run.runner.plan_snapshot_ranges` over these definitions' graph."""
-        return plan_snapshot_ranges(name, graph=self.graph, **options)
+        """`etl.engine.run.runner.plan_snapshot` over these definitions' graph."""
+        return plan_snapshot(name, graph=self.graph, **options)
 
-    def load_range(self, name: str, snapshot_id: str, index: int, **options: Any) -> AssetResult:
+    def load_snapshot_range(
+        self, name: str, snapshot_id: str, index: int, **options: Any
+    ) -> AssetResult:
         """`etl.engine.run.runner.load_snapshot_range` over these definitions' graph."""
         return load_snapshot_range(name, snapshot_id, index, graph=self.graph, **options)
+
+    def stream(self, selection: str | None = None, **options: Any) -> dict[str, StreamFigures]:
+        """`etl.engine.run.stream.stream` over these definitions' graph (until `stop` is set)."""
+        return stream(selection, graph=self.graph, **options)

@@ -158,11 +158,6 @@ def fetch(conn: psycopg.Connection, query: Query) -> Rows | None:
         return [{k: _plain(v) for k, v in row.items()} for row in cur.fetchall()]
 
 
-def read_all(conn: psycopg.Connection) -> dict[str, Rows | None]:
-    """Every section's rows, by section name (see QUERIES)."""
-    return {name: fetch(conn, query) for name, query in QUERIES.items()}
-
-
 RESAMPLES = 1000
 SURE = 0.8
 """A cheapest window found in fewer resamples than this is reported as not yet told apart."""

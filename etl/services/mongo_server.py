@@ -40,8 +40,10 @@ from etl.errors import ServiceUnavailable
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
-SERVER_FLAGS = ("--sync-on-commit", "--log-level", "WARNING")
-"""Always on: acknowledged writes survive a kill -9 of the server (measured in the README)."""
+SERVER_FLAGS = ("--sync-on-commit", "--noop-heartbeat-seconds", "10", "--log-level", "WARNING")
+"""Always on: acknowledged writes survive a kill -9 of the server (measured in the README); a
+no-op written to the oplog every 10 s (as mongod does), so a change stream on a quiet
+collection still gets an advancing resume token."""
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,9 @@ def running_server(root: Path) -> ServerState | None:
     return state if _answers(state.port) else None
 
 
-def ensure_server(root: Path) -> ServerState:
+def ensure_server(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
     """The running server under `root`, started first when none runs (or the one recorded is
-    stale)."""
+    stale). `extra_flags`: more server options for a start (tests: `--enable-test-commands`)."""
     root.mkdir(parents=True, exist_ok=True)
     state = running_server(root)
     if state is not None:
@@ -87,7 +89,7 @@ def ensure_server(root: Path) -> ServerState:
         if state is not None:
             return state
         stop_server(root)  # a stale record, or a hung process
-        return _start(root)
+        return _start(root, extra_flags)
 
 
 def stop_server(root: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
@@ -122,7 +124,7 @@ def log_file(root: Path) -> Path:
 # -- internals -------------------------------------------------------------------------------
 
 
-def _start(root: Path) -> ServerState:
+def _start(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
     last_error = ""
     for _attempt in range(3):  # a free port can be taken between choosing and binding it
         port = _free_port()
@@ -137,6 +139,7 @@ def _start(root: Path) -> ServerState:
             "--storage-path",
             str(data_dir(root)),
             *SERVER_FLAGS,
+            *extra_flags,
         ]
         with log_file(root).open("ab") as log:
             process = subprocess.Popen(

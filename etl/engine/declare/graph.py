@@ -99,8 +99,7 @@ class AssetGraph:
         """The selected asset names in run order; raises SelectionError for unknown names.
 
         None selects every asset; an empty string is an error (a forgotten variable in a script
-        should not run everything).
-        """
+        should not run everything)."""
         tokens = [t for t in re.split(r"[,\s]+", "*" if selection is None else selection) if t]
         if not tokens:
             raise SelectionError("empty selection: name assets, or '*' for all of them")

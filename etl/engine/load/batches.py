@@ -2,9 +2,7 @@
 
 Used by the single-process load (etl.engine.run.runner) and by each range of a partitioned snapshot
 (etl.engine.snapshots.snapshot); the caller records its position (watermark or checkpoint) and
-commits
-after each batch it is given, so rows and position are committed together.
-"""
+commits after each batch it is given, so rows and position are committed together."""
 
 from __future__ import annotations
 

@@ -29,10 +29,8 @@ def load_in_process(asset: TableAsset, ctx: RunContext, result: AssetResult) -> 
     `result` (the caller's: when a batch fails, it holds what the committed ones did).
 
     Each batch commits with the watermark it reached (etl.engine.load.batches). After the last
-    batch,
-    rows of documents deleted from the collection are removed (see `_deletions`), in the
-    transaction that commits the final watermark.
-    """
+    batch, rows of documents deleted from the collection are removed (see `_deletions`), in the
+    transaction that commits the final watermark."""
     collection = asset.source
     url = ctx.postgres_url
     bound = run_bound()
@@ -70,7 +68,7 @@ def load_in_process(asset: TableAsset, ctx: RunContext, result: AssetResult) -> 
                 loader, docs, batch_size=ctx.settings.batch_size, lookup=lookup,
                 collection=collection,
             ):  # fmt: skip
-                mark = _advance(mark, batch.raws, asset.cursor, bound)
+                mark = _watermark_after(mark, batch.raws, asset.cursor, bound)
                 if mark is not None:
                     save_watermark(conn, asset.name, collection, mark, ctx.run_id)
                 conn.commit()
@@ -105,7 +103,7 @@ def _deletions(loader: TableLoader, ctx: RunContext, collection: str, *, scanned
     return loader.delete_absent()
 
 
-def _advance(
+def _watermark_after(
     mark: Watermark | None, batch: Sequence[SourceDocument], cursor: str, bound: datetime
 ) -> Watermark | None:
     """The watermark after a batch: its last document whose cursor can be a position.

@@ -60,11 +60,9 @@ PRESENT_CHUNK = 10_000
 
 
 def id_list(source_ids: list[str]) -> str:
-    """Source ids as one JSON array, the parameter of a set-based look-up: psycopg dumps a
-    list parameter item by item in Python (1.6 µs an id); `json.dumps` is C, and PostgreSQL
-    unpacks it with `jsonb_array_elements_text` (source ids are valid text:
-    etl.engine.values.identity).
-    """
+    """Source ids as one JSON array, the parameter of a set-based look-up: psycopg dumps a list
+    parameter item by item in Python (1.6 µs an id); `json.dumps` is C, and PostgreSQL unpacks it
+    with `jsonb_array_elements_text` (source ids are valid text: etl.engine.values.identity)."""
     return json.dumps(source_ids)
 
 
@@ -189,8 +187,7 @@ class TableLoader:
         """The pure-Python half of a batch: hash, skip unchanged, decode, transform, validate.
 
         Documents come as the server's bytes (etl.engine.values.raw): the `_id` and the hash are
-        taken
-        from the bytes, and only documents whose hash changed are decoded.
+        taken from the bytes, and only documents whose hash changed are decoded.
 
         Safe to run in a worker thread on its own `lookup` connection while the previous
         batch is written: a document appears once in a (cursor, _id)-ordered read, so the
@@ -262,6 +259,16 @@ class TableLoader:
             "(SELECT 1 FROM seen_source_ids s WHERE s.source_id = t.source_id)"
         ).format(t=self.parent.ident)
         return self.conn.execute(query).rowcount
+
+    def delete_documents(self, source_ids: list[str]) -> int:
+        """Remove the rows of these documents (children go by cascade); returns how many
+        parent rows went (a stream's deletes, and documents gone when it read them)."""
+        if not source_ids:
+            return 0
+        query = sql.SQL(
+            "DELETE FROM {} WHERE source_id IN (SELECT jsonb_array_elements_text(%s::jsonb))"
+        )
+        return self.conn.execute(query.format(self.parent.ident), [id_list(source_ids)]).rowcount
 
     def key_of(self, raw: dict[str, Any]) -> Any:
         """The parent key the transform gives `raw` (None if it gives none or raises)."""
@@ -416,10 +423,8 @@ class TableLoader:
     ) -> None:
         """Write all items in one savepoint; on a refusal, retry halves until it is isolated.
 
-        Groups go out as binary COPY; a group with a value binary cannot dump (a value of
-        another Python type than its column's) is written again as text
-        (etl.engine.rows.binary_copy).
-        """
+        Groups go out as binary COPY; a group with a value binary cannot dump (a value of another
+        Python type than its column's) is written again as text (etl.engine.rows.binary_copy)."""
         pending = [(todo, True)] if todo else []
         while pending:
             group, binary = pending.pop()

@@ -1,10 +1,9 @@
 """Proof that PostgreSQL holds what MongoDB holds, for one table asset.
 
-One pass over the collection computes each document's `source_id` and content hash exactly as
-the loader does (etl.engine.values.identity, etl.engine.values.raw.document_hash); they are COPYed
-into a
-temp table and compared with the parent table in set-based SQL. Every document then falls in
-one class:
+One pass over the collection computes each document's `source_id` and content hash exactly as the
+loader does (etl.engine.values.identity, etl.engine.values.raw.document_hash); they are COPYed into
+a temp table and compared with the parent table in set-based SQL. Every document then falls in one
+class:
 
 - loaded: a row with the same `source_id` and hash;
 - stale: a row whose hash differs (the document changed since it was loaded, or the transform

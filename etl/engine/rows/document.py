@@ -1,11 +1,9 @@
 """`Doc`: how a transform reads one raw document without ever raising.
 
 Every accessor coerces (etl.engine.values.coerce) and, when a value cannot be coerced, records the
-reason
-with the field's path and returns None. The engine then adds the model's own rules (required
+reason with the field's path and returns None. The engine then adds the model's own rules (required
 columns, enumerations, ranges) and rejects the document once, with every reason, if anything is
-wrong. Transforms therefore stay straight-line mappings: no try/except, no None checks.
-"""
+wrong. Transforms therefore stay straight-line mappings: no try/except, no None checks."""
 
 from __future__ import annotations
 

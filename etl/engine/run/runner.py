@@ -34,7 +34,8 @@ from etl.engine.declare.context import RunContext
 from etl.engine.declare.graph import AssetGraph
 from etl.engine.marts.build import rebuild
 from etl.engine.run.table_asset import open_or_plan_snapshot, run_table_asset
-from etl.engine.snapshots.snapshot import Snapshot, load_range
+from etl.engine.snapshots import snapshot as snapshots
+from etl.engine.snapshots.snapshot import Snapshot
 from etl.engine.values.results import AssetResult, ProgressHook, no_progress
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
 from etl.migrations import require_current
@@ -149,7 +150,7 @@ def materialize(
     return RunSummary(ctx.run_id, [outcomes[n] for n in names])
 
 
-def plan_snapshot_ranges(
+def plan_snapshot(
     name: str,
     *,
     graph: AssetGraph,
@@ -160,7 +161,7 @@ def plan_snapshot_ranges(
 ) -> Snapshot | None:
     """The snapshot a run of table asset `name` would load in ranges (resumed or planned now),
     or None when it is an ordinary incremental load: the plan step of an orchestrator that runs
-    each range as its own task (dags/builder.py). Holds the asset's lock while planning."""
+    each range as its own task (dags/tasks.py). Holds the asset's lock while planning."""
     asset = _table_asset(graph, name)
     ctx = run_context(graph, run_id, settings, full_refresh=full_refresh, partitions=partitions)
     with naming_lost_postgres(ctx), pg_connect(ctx.postgres_url, autocommit=True) as records:
@@ -184,7 +185,7 @@ def load_snapshot_range(
     asset = _table_asset(graph, name)
     ctx = run_context(graph, snapshot_id, settings)
     with naming_lost_postgres(ctx):
-        return load_range(asset, ctx, snapshot_id, index)
+        return snapshots.load_snapshot_range(asset, ctx, snapshot_id, index)
 
 
 def run_context(

@@ -12,9 +12,8 @@ there, so the ranges cover the collection whatever its `_id`s are, and never ove
     range i      : _id >= b_i AND NOT (_id >= b_(i+1))
     range K-1    : _id >= b_(K-1)
 
-Boundaries come from the server (`$bucketAuto` over the `_id`s of type T), so planning a split
-reads no document into this process.
-"""
+Boundaries come from the server (`$bucketAuto` over the `_id`s of type T), so planning a split reads
+no document into this process."""
 
 from __future__ import annotations
 

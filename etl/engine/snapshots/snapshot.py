@@ -1,8 +1,7 @@
 """Partitioned snapshots: a first load or full refresh split into `_id` ranges, loaded apart.
 
-Three steps, which may run in one process (`python -m etl materialize --partitions K`), in N
-local processes (`--workers N`, etl.engine.snapshots.workers) or in separate Airflow tasks (a plan
-task,
+Three steps, which may run in one process (`python -m etl materialize --partitions K`), in N local
+processes (`--workers N`, etl.engine.snapshots.workers) or in separate Airflow tasks (a plan task,
 one mapped task per range, a finishing task):
 
 1. `plan_snapshot`: before anything is read, note the collection's highest cursor date (the
@@ -11,10 +10,10 @@ one mapped task per range, a finishing task):
    An
    unfinished snapshot of the asset is resumed instead: its finished ranges are not redone,
    its failed ones are tried again.
-2. `load_range`: the range's advisory lock (one loader per range, wherever it runs), then the
-   documents of the range in `_id` order through the same loader as any load; each batch's rows
-   and the range's checkpoint (the last `_id` loaded) commit together, so a killed worker's
-   range resumes after its checkpoint. The asset's watermark is not touched.
+2. `load_snapshot_range`: the range's advisory lock (one loader per range, wherever it runs),
+   then the documents of the range in `_id` order through the same loader as any load; each
+   batch's rows and the range's checkpoint (the last `_id` loaded) commit together, so a
+   killed worker's range resumes after its checkpoint. The asset's watermark is not touched.
 3. `finish_snapshot`: once every range is done, settle business-key clashes (a first load,
    etl.engine.snapshots.clashes) or remove rows whose document is gone (a full refresh: an `_id`
    scan
@@ -292,7 +291,9 @@ def worker_name() -> str:
 # -- loading one range ------------------------------------------------------------------------
 
 
-def load_range(asset: TableAsset, ctx: RunContext, snapshot_id: str, index: int) -> AssetResult:
+def load_snapshot_range(
+    asset: TableAsset, ctx: RunContext, snapshot_id: str, index: int
+) -> AssetResult:
     """Load one range of an open snapshot (an Airflow mapped task calls this); raises
     `RangeBusy` if another worker holds it. Returns the range's totals so far."""
     with pg_connect(ctx.postgres_url, autocommit=True) as control:

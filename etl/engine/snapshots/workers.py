@@ -1,14 +1,12 @@
 """Loading a snapshot's ranges with N local processes (`materialize --workers N`).
 
-Each worker is a forked process: it inherits the asset (its transform is code, not data, so it
-is not pickled) and opens its own PostgreSQL and MongoDB connections. Workers claim ranges
-through the ranges' advisory locks (etl.engine.snapshots.snapshot), so they never load one range
-twice and
-can run next to Airflow tasks loading the same snapshot. A worker that dies (kill -9, out of
-memory) releases its range with its connection: a live worker, or this process once every
-worker has exited, picks the range up at its checkpoint. Progress is read from the ranges'
-records, which every batch commit updates.
-"""
+Each worker is a forked process: it inherits the asset (its transform is code, not data, so it is
+not pickled) and opens its own PostgreSQL and MongoDB connections. Workers claim ranges through the
+ranges' advisory locks (etl.engine.snapshots.snapshot), so they never load one range twice and can
+run next to Airflow tasks loading the same snapshot. A worker that dies (kill -9, out of memory)
+releases its range with its connection: a live worker, or this process once every worker has exited,
+picks the range up at its checkpoint. Progress is read from the ranges' records, which every batch
+commit updates."""
 
 from __future__ import annotations
 
@@ -58,7 +56,7 @@ def load_ranges(asset: TableAsset, ctx: RunContext, snapshot: Snapshot, workers:
     # (Airflow tasks, another run) hold: those are waited for, up to ETL_LOCK_TIMEOUT
     deadline = time.monotonic() + ctx.settings.lock_timeout
     while True:
-        work(asset, ctx, snapshot)
+        claim_and_load_ranges(asset, ctx, snapshot)
         with pg_connect(ctx.postgres_url, autocommit=True) as conn:
             now = current_snapshot(conn, asset.name) or snapshot
         held = [r for r in now.remaining if r.status != "failed" and r.attempts < MAX_ATTEMPTS]
@@ -67,7 +65,7 @@ def load_ranges(asset: TableAsset, ctx: RunContext, snapshot: Snapshot, workers:
         time.sleep(POLL_SECONDS)
 
 
-def work(asset: TableAsset, ctx: RunContext, snapshot: Snapshot) -> int:
+def claim_and_load_ranges(asset: TableAsset, ctx: RunContext, snapshot: Snapshot) -> int:
     """Claim and load ranges until none is left to claim; returns how many this call loaded.
     A failing range is recorded as failed (see `load_claimed`) and the next one is taken."""
     count, loaded = len(snapshot.ranges), 0
@@ -126,7 +124,7 @@ def _worker_main(asset: TableAsset, ctx: RunContext, snapshot: Snapshot) -> None
     _die_with_parent()  # kill -9 of the run stops its workers too, as it stops its threads
     own = dataclasses.replace(ctx, progress=no_progress)  # fresh connections, no display
     try:
-        work(asset, own, snapshot)
+        claim_and_load_ranges(asset, own, snapshot)
     except Exception as exc:  # one line, not a traceback from a child process
         log.error("%s: worker %d stopped: %s", asset.name, os.getpid(), exc)
         os._exit(1)

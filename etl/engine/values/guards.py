@@ -14,9 +14,7 @@ Each guard is compiled once per table from its SQLAlchemy columns:
   cannot hold them).
 
 Bisection on database refusals (etl.engine.load.loader) stays the last line of defence for rules
-only
-the database knows.
-"""
+only the database knows."""
 
 from __future__ import annotations
 

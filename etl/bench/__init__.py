@@ -1,0 +1,1 @@
+"""`python -m etl bench`: the load path measured against a plain COPY (see run.py)."""
