@@ -5,6 +5,7 @@ collections advancing their token; the asset's lock held against batch runs."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -47,7 +48,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 40.0, what: str = "
 
 
 @contextmanager
-def streaming(selection: str) -> Iterator[dict[str, StreamFigures]]:
+def streaming(selection: str, options: StreamOptions = FAST) -> Iterator[dict[str, StreamFigures]]:
     """`defs.stream(selection)` in a thread; stopped (and joined) on leaving."""
     stop = threading.Event()
     figures: dict[str, StreamFigures] = {}
@@ -55,7 +56,7 @@ def streaming(selection: str) -> Iterator[dict[str, StreamFigures]]:
 
     def run() -> None:
         try:
-            defs.stream(selection, stop=stop, options=FAST, on_start=figures.update)
+            defs.stream(selection, stop=stop, options=options, on_start=figures.update)
         except BaseException as exc:
             errors.append(exc)
 
@@ -241,3 +242,44 @@ def test_kill_9_then_restart_gives_the_tables_a_clean_load_gives(
     truncate_all(db)
     assert defs.materialize("event_logs").ok
     assert contents(db) == streamed
+
+
+def test_an_update_whose_document_is_gone_and_an_event_too_large_lose_nothing(
+    db: psycopg.Connection, mongo: Any
+) -> None:
+    """One event a batch: an update read after its document was deleted carries no document
+    (its rows go at once); an event the server cannot carry (over 16 MB with its document, here
+    a fail point answering with BSONObjectTooLarge) switches the stream to keys only."""
+    mongo.event_logs.insert_many([shop_docs.event_log(i) for i in range(1, 6)])
+    one_by_one = dataclasses.replace(FAST, batch_size=1)
+    with streaming("event_logs", one_by_one):
+        pass  # loaded, position stored
+    mongo.event_logs.update_one({"event_id": "evt_00001"}, {"$set": {"updated_at": LATER}})
+    mongo.event_logs.delete_one({"event_id": "evt_00001"})
+    with streaming("event_logs", one_by_one) as figures:
+        wait_for(lambda: figures["event_logs"].events >= 2, what="the update and the delete")
+        assert figures["event_logs"].deleted == 1  # by the update that found no document
+        mongo.client.admin.command(
+            {"configureFailPoint": "failCommand", "mode": {"times": 1},
+             "data": {"failCommands": ["getMore"], "errorCode": 10334}}
+        )  # fmt: skip
+        mongo.event_logs.insert_many([shop_docs.event_log(i) for i in range(6, 9)])
+        mongo.event_logs.update_one({"event_id": "evt_00002"}, {"$set": {"updated_at": LATER}})
+        wait_for(lambda: equal("event_logs"), what="MongoDB = PostgreSQL, keys only")
+        assert figures["event_logs"].keys_only  # the fallback took over
+        assert figures["event_logs"].heals == 0  # not a lost position: nothing re-read
+    assert db.execute("SELECT count(*) FROM shop.event_logs").fetchone() == (7,)
+
+
+def test_a_dropped_collection_is_healed_not_fatal(db: psycopg.Connection, mongo: Any) -> None:
+    """A drop ends a change stream (drop, invalidate): healed like a lost position, so the
+    rows of the dropped documents go (the deletes scan) and the new collection is followed."""
+    mongo.event_logs.insert_many([shop_docs.event_log(i) for i in range(1, 4)])
+    with streaming("event_logs") as figures:
+        mongo.event_logs.drop()
+        wait_for(lambda: figures["event_logs"].heals == 1, what="the heal after the drop")
+        mongo.event_logs.insert_one(shop_docs.event_log(7))
+        wait_for(lambda: equal("event_logs"), what="MongoDB = PostgreSQL after the drop")
+    assert db.execute("SELECT event_id FROM shop.event_logs").fetchall() == [("evt_00007",)]
+    position = load_position(db, "event_logs")
+    assert position is not None and "drop" in (position.last_error or "")

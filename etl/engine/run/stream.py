@@ -4,12 +4,13 @@ One change stream per collection, each in its own thread with its own connection
 the asset's lock for as long as it runs (a `materialize` of the asset waits). What the design
 answers, point by point:
 
-- **Events carry keys, not documents.** The stream asks for `documentKey` only (full documents
-  and update descriptions are projected out), and each batch reads the *current* documents of
-  its keys in one `$in` query, as raw BSON. An event can then never exceed 16 MB, a document
-  deleted by the time it is read is simply absent — its rows are deleted, as a delete event
-  would (and will) do — and intermediate states never need to be loaded: the tables always
-  end at the collection's state, as a batch run would leave them.
+- **The latest state of each document.** Events come as raw BSON with their documents
+  (`updateLookup` for updates: the document as it is when the event is read); a batch keeps
+  each document's last event. An update whose document was deleted meanwhile carries none: its
+  rows are deleted (as the delete event will again, harmlessly). Intermediate states are not
+  history this product keeps: the tables end at the collection's state, as a batch run leaves
+  them. An event too large to carry (over 16 MB with its document) switches the stream to keys
+  only, and each batch reads its documents by key in one `$in` query.
 - **Exactly-once effect.** A batch's rows, rejects, field inventory and resume token commit in
   one PostgreSQL transaction; after kill -9 the stream resumes after the last committed token
   and events replayed over loaded documents are no-ops (the stored hash skips them).
@@ -69,7 +70,17 @@ from etl.settings import Settings
 log = logging.getLogger(__name__)
 
 KEYS_ONLY = [{"$project": {"fullDocument": 0, "updateDescription": 0}}]
-"""What each event carries: its token, operation, times and document key (see above)."""
+"""The fallback after an event too large to carry: token, operation, times and key only."""
+TOO_LARGE = {10334, 17419, 16819}
+"""BSONObjectTooLarge and kin: an event with its document over 16 MB."""
+ENDS_STREAM = {"drop", "rename", "dropDatabase", "invalidate"}
+"""Events after which the collection is not the one followed: healed like a lost position."""
+
+
+class PositionLost(Exception):
+    """The stream cannot go on from where it is (see ENDS_STREAM)."""
+
+
 LOST_POSITION = {
     286: "ChangeStreamHistoryLost",
     260: "InvalidResumeToken",
@@ -102,6 +113,8 @@ class StreamFigures:
     heals: int = 0
     batches: int = 0
     last_error: str | None = None
+    keys_only: bool = False
+    """Switched to events without documents (after one too large to carry)."""
     started: float = field(default_factory=time.monotonic)
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=LAGS_KEPT))
     """Seconds from each event (its server wall time) to the commit of its batch."""
@@ -203,7 +216,10 @@ def follow_asset(
                 except OperationFailure as exc:
                     if exc.code not in LOST_POSITION:
                         raise
-                    token = _heal(asset, ctx, records, figures, exc)
+                    reason = f"{LOST_POSITION[exc.code]} (code {exc.code})"
+                    token = _heal(asset, ctx, records, figures, reason)
+                except PositionLost as exc:
+                    token = _heal(asset, ctx, records, figures, str(exc))
             record_state(records, asset.name, "stopped")
             record_end(records, ctx.run_id, asset.name, "success", result)
         except BaseException as exc:
@@ -244,10 +260,9 @@ def _heal(
     ctx: RunContext,
     records: psycopg.Connection,
     figures: StreamFigures,
-    exc: OperationFailure,
+    reason: str,
 ) -> dict[str, Any]:
     """A lost position: recorded, then a fresh token, the incremental catch-up, and on."""
-    reason = f"{LOST_POSITION.get(exc.code or 0, 'error')} (code {exc.code})"
     log.warning("%s: stream position lost, %s; healing by an incremental load", asset.name, reason)
     figures.state, figures.last_error = "healing", f"position lost: {reason}"
     figures.heals += 1
@@ -268,19 +283,50 @@ def _apply_events(
     result: AssetResult,
 ) -> dict[str, Any]:
     """Follow the stream from `token` until `stop`, one transaction per batch of events;
-    returns the last token committed."""
-    events_from = read_collection(ctx.mongo, asset.source)
+    returns the last token committed. Events carry their documents (`updateLookup` for
+    updates); an event too large to carry switches this stream to keys only."""
     documents = raw_collection(ctx.mongo, asset.source)
-    wait_ms = max(int(options.max_wait * 1000), 1)
     url = ctx.postgres_url
-    with (
-        pg_connect(url) as conn,
-        pg_connect(url, autocommit=True) as lookup,
-        events_from.watch(
-            KEYS_ONLY, resume_after=token, max_await_time_ms=wait_ms, batch_size=options.batch_size
-        ) as changes,
-    ):
+    keys_only = False
+    with pg_connect(url) as conn, pg_connect(url, autocommit=True) as lookup:
         loader = TableLoader(asset, conn, ctx.run_id, track_fields=ctx.settings.field_inventory)
+        while not stop.is_set():
+            try:
+                return _follow(loader, documents, lookup, token, stop, figures, options, result,
+                               keys_only=keys_only)  # fmt: skip
+            except OperationFailure as exc:
+                if exc.code not in TOO_LARGE or keys_only:
+                    raise
+                log.warning("%s: an event too large to carry; reading documents by key", asset.name)
+                conn.rollback()
+                keys_only = figures.keys_only = True
+                token = _stored_token(conn, asset.name) or token
+    return token
+
+
+def _follow(
+    loader: TableLoader,
+    documents: Any,
+    lookup: psycopg.Connection,
+    token: dict[str, Any],
+    stop: threading.Event,
+    figures: StreamFigures,
+    options: StreamOptions,
+    result: AssetResult,
+    *,
+    keys_only: bool,
+) -> dict[str, Any]:
+    conn, name = loader.conn, loader.asset.name
+    watch_options: dict[str, Any] = {
+        "resume_after": token,
+        "max_await_time_ms": max(int(options.max_wait * 1000), 1),
+        "batch_size": options.batch_size,
+    }
+    if keys_only:
+        changes = documents.watch(KEYS_ONLY, **watch_options)
+    else:
+        changes = documents.watch(full_document="updateLookup", **watch_options)
+    with changes:
         saved_at = time.monotonic()
         while not stop.is_set():
             events = list(_batch(changes, options))
@@ -291,14 +337,19 @@ def _apply_events(
                 _commit_batch(loader, documents, lookup, events, dict(now_token), figures, result)
                 saved_at = time.monotonic()
             elif now_token != token and time.monotonic() - saved_at >= options.checkpoint_every:
-                save_position(conn, asset.name, dict(now_token))  # a quiet collection
+                save_position(conn, name, dict(now_token))  # a quiet collection
                 conn.commit()
                 saved_at = time.monotonic()
             token = dict(now_token)
     return token
 
 
-def _batch(changes: Any, options: StreamOptions) -> Iterator[dict[str, Any]]:
+def _stored_token(conn: psycopg.Connection, asset: str) -> dict[str, Any] | None:
+    position = load_position(conn, asset)
+    return position.resume_token if position else None
+
+
+def _batch(changes: Any, options: StreamOptions) -> Iterator[Any]:
     """Events until the batch is full or `max_wait` passed since its first event."""
     deadline: float | None = None
     count = 0
@@ -313,30 +364,59 @@ def _batch(changes: Any, options: StreamOptions) -> Iterator[dict[str, Any]]:
             return
 
 
+def _latest_states(events: list[Any], documents: Any) -> tuple[list[SourceDocument], list[str]]:
+    """Each document's latest state in the batch: the last event's document where it carries
+    one, else the document read now by key (absent: gone). Returns (documents, source ids of
+    the documents gone)."""
+    last: dict[str, Any] = {}
+    for event in events:
+        operation = event["operationType"]
+        if operation in ENDS_STREAM:
+            raise PositionLost(f"the collection was {operation}ped" if operation == "drop"
+                               else f"change stream event {operation!r}")  # fmt: skip
+        key = event["documentKey"]["_id"]
+        last[source_key(key)] = event
+    found: list[SourceDocument] = []
+    gone: list[str] = []
+    by_key: dict[str, Any] = {}
+    for sid, event in last.items():
+        document = event.get("fullDocument") if event["operationType"] != "delete" else None
+        if document is not None:
+            found.append(document)
+        elif event["operationType"] == "delete" or "fullDocument" in event:
+            gone.append(sid)  # deleted, or deleted by the time its update was looked up
+        else:
+            by_key[sid] = event["documentKey"]["_id"]  # keys only: read it now
+    if by_key:
+        read = list(documents.find({"_id": {"$in": list(by_key.values())}}))
+        found += read
+        present = {source_key(d["_id"]) for d in read}
+        gone += [sid for sid in by_key if sid not in present]
+    return found, gone
+
+
 def _commit_batch(
     loader: TableLoader,
     documents: Any,
     lookup: psycopg.Connection,
-    events: list[dict[str, Any]],
+    events: list[Any],
     token: dict[str, Any],
     figures: StreamFigures,
     result: AssetResult,
 ) -> None:
-    """Load the current state of the batch's documents, delete the rows of those gone, and
-    move the token — in one transaction."""
+    """Load the batch's latest document states, delete the rows of those gone, and move the
+    token — in one transaction."""
     asset = loader.asset
-    keys = {source_key(e["documentKey"]["_id"]): e["documentKey"]["_id"] for e in events}
-    found: list[SourceDocument] = list(documents.find({"_id": {"$in": list(keys.values())}}))
+    found, gone = _latest_states(events, documents)
     loader.cursor_bound = run_bound()
     prepared = loader.prepare(found, lookup)
     stats = loader.write(prepared, asset.source)
-    gone = sorted(set(keys) - set(prepared.source_ids))
     deleted = loader.delete_documents(gone)
     now = datetime.now(UTC).replace(tzinfo=None)  # event wall times are naive UTC
-    lags = [(now - e["wallTime"]).total_seconds() for e in events if e.get("wallTime")]
-    last = max((e["wallTime"] for e in events if e.get("wallTime")), default=None)
+    times = [e["wallTime"] for e in events if e.get("wallTime") is not None]
+    lags = [(now - t).total_seconds() for t in times]
     save_position(
-        loader.conn, asset.name, token, events=len(events), last_event_at=last,
+        loader.conn, asset.name, token, events=len(events), last_event_at=max(times, default=None),
         lag_seconds=lags[-1] if lags else None,
     )  # fmt: skip
     loader.conn.commit()
