@@ -166,7 +166,11 @@ def test_write_once_then_live_updates_bump_updated_at(mongo: Any) -> None:
     assert written["user_sessions"] == 100
     assert mongo.user_sessions.count_documents({}) == 100
     before = {d["_id"]: d for d in mongo.support_tickets.find({})}
+    reviews = mongo.moderation_queue.count_documents({})
+    event_ids = {d["_id"] for d in mongo.event_logs.find({}, {"_id": 1})}
     counts = live_updates(mongo, 200, seed=9)
+    assert mongo.moderation_queue.count_documents({}) < reviews  # reviews withdrawn (deleted)
+    assert not event_ids <= {d["_id"] for d in mongo.event_logs.find({}, {"_id": 1})}  # erased
     assert sum(counts.values()) > 150
     assert mongo.user_sessions.count_documents({}) > 100  # new documents too
     changed = 0

@@ -117,6 +117,10 @@ def test_inserts_updates_and_deletes_are_followed_with_rejects_and_positions(
         " AND run_id LIKE 'stream-%%'"
     ).fetchall()
     assert runs == [("success", 1)]
+    with streaming("event_logs"):  # erased at the source: its rejected copy goes too
+        mongo.event_logs.delete_one({"_id": bad["_id"]})
+        wait_for(lambda: db.execute("SELECT count(*) FROM etl.rejects").fetchone() == (0,),
+                 what="the reject of the deleted document to go")  # fmt: skip
 
 
 def test_changes_around_the_first_load_are_neither_lost_nor_doubled(

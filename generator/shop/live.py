@@ -1,8 +1,10 @@
-"""The site going on: new documents, and updates the way a real shop changes its data.
+"""The site going on: new documents, updates and deletes the way a real shop changes its data.
 
 Tickets change status and gain messages, products get a new price (and current_price),
 recommendations are refreshed, reviews get moderated and flagged — each bumping `updated_at`
-strictly past its previous value, so an incremental reader sees every change.
+strictly past its previous value, so an incremental reader sees every change. Some documents
+go: a pending review withdrawn by its author, an event erased at a visitor's request (a reader
+notices deletes by scanning `_id`s, or from a change stream).
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from generator.shop.pools import World, ms
 
 ACTIONS = ("new_session", "new_event", "new_search", "ticket", "price", "recommend", "moderate")
 WEIGHTS = (4, 5, 4, 2, 2, 1, 2)
+DELETE_SHARE = 0.1
+"""Of the steps, about this share also deletes a document (drawn from a generator of its own,
+so the inserts and updates of a seed stay what they were)."""
 
 
 def _bump(previous: Any, now: datetime) -> datetime:
@@ -41,22 +46,41 @@ def live_updates(
     now: datetime | None = None,
     drift: bool = False,
 ) -> dict[str, int]:
-    """Apply `steps` live changes; returns how many inserts/updates each collection got.
+    """Apply `steps` live changes; returns how many inserts/updates/deletes each collection got.
 
     `drift`: the site changes shape, as real sources do: new events carry a field no transform
     reads (`client.app_version`), and a share of them have an integer `user_id` instead of a
     string (a type change the transform still coerces), so drift tracking has something to
     catch."""
-    w = World.create(500, seed if seed is not None else random.randrange(2**31))
+    start = seed if seed is not None else random.randrange(2**31)
+    w = World.create(500, start)
+    deletes = random.Random(start ^ 0x5EED)
     counts: dict[str, int] = {}
     for _ in range(steps):
         at = ms(now or datetime.utcnow())
         w.now = at
         action = w.rng.choices(ACTIONS, weights=WEIGHTS)[0]
-        collection = _step(db, w, action, at, drift)
-        if collection:
+        done = [_step(db, w, action, at, drift)]
+        if deletes.random() < DELETE_SHARE:
+            done.append(_delete(db, deletes))
+        for collection in filter(None, done):
             counts[collection] = counts.get(collection, 0) + 1
     return counts
+
+
+def _delete(db: Any, rng: random.Random) -> str | None:
+    """A pending review withdrawn by its author, or an event erased at a visitor's request."""
+    if rng.random() < 0.5:
+        review = _pick(db, "moderation_queue", {"moderation_status": "pending"}, rng)
+        if review is None:
+            return None
+        db.moderation_queue.delete_one({"_id": review["_id"]})
+        return "moderation_queue"
+    event = _pick(db, "event_logs", {}, rng)
+    if event is None:
+        return None
+    db.event_logs.delete_one({"_id": event["_id"]})
+    return "event_logs"
 
 
 def _new_id() -> int:

@@ -252,23 +252,40 @@ class TableLoader:
             )
 
     def delete_absent(self) -> int:
-        """Drop parents (and, by cascade, children) whose document was not noted as present."""
+        """Drop parents (and, by cascade, children) whose document was not noted as present,
+        and the rejects of documents no longer present: a reject keeps the raw document, and an
+        erasure at the source (a user's data deleted on request) must not survive in
+        `etl.rejects`; nor is a deleted document's reject outstanding any more."""
         self.conn.execute("ANALYZE seen_source_ids")  # temp tables get no statistics otherwise
         query = sql.SQL(
             "DELETE FROM {t} t WHERE NOT EXISTS "
             "(SELECT 1 FROM seen_source_ids s WHERE s.source_id = t.source_id)"
         ).format(t=self.parent.ident)
-        return self.conn.execute(query).rowcount
+        deleted = self.conn.execute(query).rowcount
+        self.conn.execute(
+            "DELETE FROM etl.rejects r WHERE r.asset = %s AND r.source_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM seen_source_ids s WHERE s.source_id = r.source_id)",
+            [self.asset.name],
+        )
+        return deleted
 
     def delete_documents(self, source_ids: list[str]) -> int:
-        """Remove the rows of these documents (children go by cascade); returns how many
-        parent rows went (a stream's deletes, and documents gone when it read them)."""
+        """Remove the rows of these documents (children go by cascade) and their rejects;
+        returns how many parent rows went (a stream's deletes, and documents gone when it read
+        them)."""
         if not source_ids:
             return 0
+        ids = id_list(source_ids)
         query = sql.SQL(
             "DELETE FROM {} WHERE source_id IN (SELECT jsonb_array_elements_text(%s::jsonb))"
         )
-        return self.conn.execute(query.format(self.parent.ident), [id_list(source_ids)]).rowcount
+        deleted = self.conn.execute(query.format(self.parent.ident), [ids]).rowcount
+        self.conn.execute(
+            "DELETE FROM etl.rejects WHERE asset = %s"
+            " AND source_id IN (SELECT jsonb_array_elements_text(%s::jsonb))",
+            [self.asset.name, ids],
+        )
+        return deleted
 
     def key_of(self, raw: dict[str, Any]) -> Any:
         """The parent key the transform gives `raw` (None if it gives none or raises)."""
