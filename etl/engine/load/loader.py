@@ -26,35 +26,24 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from itertools import islice
 from typing import Any
 
 import psycopg
-from bson import json_util
 from psycopg import sql
 from psycopg.errors import UniqueViolation
 
 from etl.engine.declare.assets import TableAsset
 from etl.engine.load.inventory import inventory, save_inventory
 from etl.engine.load.reading import count_anomalies
+from etl.engine.load.rejects import REFUSALS, Reject, RejectCode, record_rejects
 from etl.engine.rows import binary_copy
+from etl.engine.rows.binary_copy import copy_rows
 from etl.engine.rows.document import Doc
 from etl.engine.rows.tables import TableLayout, layout_of
 from etl.engine.values.coerce import CoercionError, to_datetime
 from etl.engine.values.raw import SourceDocument, decoded, hash_key, identify
 from etl.errors import UserFacingError
-
-REFUSALS = (
-    psycopg.errors.IntegrityError,  # class 23: constraints
-    psycopg.errors.DataError,  # class 22: values (also raised by psycopg for NUL in text)
-    psycopg.errors.ProgramLimitExceeded,  # class 54: index entry too large, nesting too deep
-    UnicodeError,  # the driver cannot encode a value
-    OverflowError,
-)
-"""What PostgreSQL or the driver says about one bad row: isolated by bisection, never fatal."""
-JSON_OPTIONS = json_util.JSONOptions(json_mode=json_util.JSONMode.RELAXED, tz_aware=False)
-
 
 PRESENT_CHUNK = 10_000
 
@@ -70,30 +59,6 @@ class TransformShapeError(UserFacingError):
     """A transform returned a row with a key its table does not have, or without a required one:
     a bug in the transform, so the asset fails (naming asset, table and key) instead of loading
     NULLs or rejecting every document."""
-
-
-class RejectCode(StrEnum):
-    """Why a document was rejected, as a code stored next to the reasons' text (`etl.rejects.
-    code`): what the engine acts on later (clashes) and what a query can group by."""
-
-    MISSING_ID = "missing_id"
-    TRANSFORM_ERROR = "transform_error"
-    INVALID_ROWS = "invalid_rows"
-    NO_PARENT_ROW = "no_parent_row"
-    INVALID = "invalid"
-    INVALID_ITEM = "invalid_item"
-    KEY_CLASH = "key_clash"
-    """Its business key belongs to another document (found by the loader, or refused by the
-    unique index when two writers met)."""
-    REFUSED = "refused"
-
-
-@dataclass
-class Reject:
-    source_id: str | None
-    reasons: list[str]
-    document: dict[str, Any]
-    code: RejectCode
 
 
 @dataclass
@@ -420,20 +385,7 @@ class TableLoader:
         *,
         types: tuple[int, ...] | None = None,
     ) -> int:
-        target = sql.Identifier(table) if isinstance(table, str) else table
-        cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        count = 0
-        statement = "COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
-        with (
-            self.conn.cursor() as cur,
-            cur.copy(sql.SQL(statement).format(target, cols)) as copy,
-        ):
-            if types:
-                copy.set_types(types)
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-        return count
+        return copy_rows(self.conn, table, columns, rows, types=types)
 
     def _write_isolating(
         self, todo: list[tuple[Prepared, bool]], stats: BatchStats, rejects: list[Reject]
@@ -547,43 +499,8 @@ class TableLoader:
         return counts
 
     def record_rejects(self, rejects: list[Reject], collection: str) -> None:
-        """All rejects in one COPY; if that is refused, one by one, each falling back to a
-        printable copy of its document: a reject is always recorded, never fatal."""
-        if not rejects:
-            return
-        columns = ("run_id", "asset", "collection", "source_id", "reasons", "document", "code")
-        target = sql.Identifier("etl", "rejects")
-        rows = [self._reject_row(r, collection) for r in rejects]
-        try:
-            with self.conn.transaction():
-                self._copy(target, columns, rows)
-            return
-        except REFUSALS:
-            pass
-        for reject, row in zip(rejects, rows, strict=True):
-            try:
-                with self.conn.transaction():
-                    self._copy(target, columns, [row])
-            except REFUSALS:
-                printable = {"unstorable_document": _printable(repr(reject.document))}
-                fallback = (*row[:5], json.dumps(printable), row[6])
-                with self.conn.transaction():
-                    self._copy(target, columns, [fallback])
-
-    def _reject_row(self, reject: Reject, collection: str) -> tuple[Any, ...]:
-        try:
-            document = json_util.dumps(reject.document, json_options=JSON_OPTIONS)
-        except Exception:  # not serialisable as it is: keep a printable copy
-            document = json.dumps({"unstorable_document": _printable(repr(reject.document))})
-        return (
-            self.run_id,
-            self.asset.name,
-            collection,
-            reject.source_id,
-            [_printable(reason) for reason in reject.reasons],
-            document,
-            str(reject.code),
-        )
+        """This run's rejects (etl.engine.load.rejects.record_rejects)."""
+        record_rejects(self.conn, self.run_id, self.asset.name, rejects, collection)
 
 
 def _refusal_code(exc: BaseException) -> RejectCode:
@@ -598,10 +515,3 @@ def _refusal(exc: BaseException) -> str:
         where = f" (column {column})" if column else ""
         return f"database refused: {detail.strip()}{where}"
     return f"database refused: {type(exc).__name__}: {exc}"
-
-
-def _printable(text: str) -> str:
-    """`text` without what PostgreSQL text cannot hold (NUL, lone surrogates), escaped."""
-    if "\x00" in text:
-        text = text.replace("\x00", "\\x00")
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")

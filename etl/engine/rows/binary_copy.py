@@ -12,10 +12,11 @@ forgiving path), so binary only ever makes a load faster.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
-from psycopg import pq
+from psycopg import pq, sql
 from psycopg.adapt import Dumper
 
 JSONB_OID, BPCHAR_OID = 3802, 1042
@@ -67,3 +68,29 @@ def column_oids(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) 
         ).fetchall()
     )
     return tuple(found[c] for c in columns)
+
+
+def copy_rows(
+    conn: psycopg.Connection,
+    table: str | sql.Composable,
+    columns: Iterable[str],
+    rows: Iterable[tuple[Any, ...]],
+    *,
+    types: tuple[int, ...] | None = None,
+) -> int:
+    """COPY `rows` into `table` (binary when `types`, the columns' type OIDs, are given);
+    returns how many rows went."""
+    target = sql.Identifier(table) if isinstance(table, str) else table
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    count = 0
+    statement = "COPY {} ({}) FROM STDIN" + (" (FORMAT BINARY)" if types else "")
+    with (
+        conn.cursor() as cur,
+        cur.copy(sql.SQL(statement).format(target, cols)) as copy,
+    ):
+        if types:
+            copy.set_types(types)
+        for row in rows:
+            copy.write_row(row)
+            count += 1
+    return count

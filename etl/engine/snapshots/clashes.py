@@ -30,7 +30,8 @@ from bson.binary import Binary
 from bson.int64 import Int64
 from psycopg import sql
 
-from etl.engine.load.loader import Reject, RejectCode, TableLoader
+from etl.engine.load.loader import TableLoader
+from etl.engine.load.rejects import Reject, RejectCode
 from etl.engine.values.identity import parse_source_key, source_key
 from etl.engine.values.ranges import RangeSource
 from etl.engine.values.raw import decoded
