@@ -8,9 +8,9 @@ from typing import Any
 
 import bson
 import poison
-from bson import ObjectId
+from bson import DatetimeMS, ObjectId
 from bson.raw_bson import RawBSONDocument
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from etl.engine.load.reading import count_anomalies, is_anomaly, read_changed
@@ -37,6 +37,8 @@ def raw(doc: dict[str, Any]) -> RawBSONDocument:
 @given(
     body=DOCUMENTS, nested=DOCUMENTS, id_=st.one_of(st.builds(ObjectId), st.integers(), st.text())
 )
+@example(body={"updated_at": DatetimeMS(2**62)}, nested={}, id_=ObjectId())  # past year 9999
+@example(body={"updated_at": DatetimeMS(-(2**62))}, nested={}, id_=1)  # before year 1
 def test_identity_hash_and_cursor_from_the_bytes_equal_the_decoded_documents(
     body: dict[str, Any], nested: dict[str, Any], id_: Any
 ) -> None:

@@ -152,7 +152,8 @@ def date_millis(doc: SourceDocument, field: str) -> int | None:
                 return int((value - _EPOCH) // _MILLISECOND)
         if found is None or found[0] != BSON_DATE:
             return None
-        return int(_int64(data, found[1])[0])
+        # clamped to Python's datetime range, as decoding with DATETIME_CLAMP does
+        return max(_MIN_MS, min(_MAX_MS, int(_int64(data, found[1])[0])))
     value = doc.get(field)
     if type(value) is not datetime:
         return None
@@ -167,3 +168,4 @@ def millis(moment: datetime) -> int:
 
 _EPOCH = datetime(1970, 1, 1)
 _MILLISECOND = timedelta(milliseconds=1)
+_MIN_MS, _MAX_MS = millis(datetime.min), millis(datetime.max)
