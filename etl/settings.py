@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from etl.errors import UserFacingError, mask_url
@@ -44,6 +44,17 @@ class Settings(BaseSettings):
         description="mongodb:// or mongodb+srv:// URI. Unset: the embedded server.",
     )
     mongo_db: str = Field("raw", validation_alias="MONGO_DB", description="Mongo database name.")
+    analyst_role: str = Field(
+        "analyst",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        validation_alias="ANALYST_ROLE",
+        description="The read-only PostgreSQL login `python -m etl roles` keeps for analysts.",
+    )
+    analyst_password: SecretStr | None = Field(
+        None,
+        validation_alias="ANALYST_PASSWORD",
+        description="Its password. Unset: one is generated into LOCAL_DIR/pg-analyst.password.",
+    )
 
     batch_size: int = Field(
         10_000, ge=1, validation_alias="ETL_BATCH_SIZE", description="Documents per load batch."

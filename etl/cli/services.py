@@ -29,6 +29,32 @@ def migrate() -> None:
     console.print(f"warehouse at {mask_url(url)} is at the latest schema revision")
 
 
+def roles() -> None:
+    """Create or update the analysts' read-only login (ANALYST_ROLE, default `analyst`).
+
+    It reads the normalised schemas (shop, aviasales) and the marts (dwh), marts rebuilt later
+    included, and nothing of `etl.*` (rejects keep raw documents; run records are the
+    engine's); it writes nothing. Password: ANALYST_PASSWORD, or (unset) one generated once
+    into LOCAL_DIR/pg-analyst.password. Run after `migrate`; safe to run again.
+    """
+    from sqlalchemy.engine import make_url
+
+    from etl.services.postgres import pg_connect, postgres_url
+    from etl.services.roles import READABLE, analyst_password, ensure_analyst, password_file
+
+    settings = get_settings()
+    url = postgres_url(settings)
+    with pg_connect(url, autocommit=True) as conn:
+        ensure_analyst(conn, settings.analyst_role, analyst_password(settings))
+    login = make_url(url).set(username=settings.analyst_role, password="secret")
+    where = "ANALYST_PASSWORD" if settings.analyst_password is not None else password_file(settings)
+    console.print(
+        f"read-only role {settings.analyst_role!r} ready (reads {', '.join(READABLE)}; not etl): "
+        f"{mask_url(login.render_as_string(hide_password=False))} (password: {where})",
+        highlight=False,
+    )
+
+
 def down() -> None:
     """Stop the embedded PostgreSQL and MongoDB servers (data stays under LOCAL_DIR/pg and
     LOCAL_DIR/mongo). A server configured by POSTGRES_URL / MONGO_URI is left alone."""
@@ -134,5 +160,6 @@ def _signal_group(group: int, sig: int) -> bool:
 
 def register(app: typer.Typer) -> None:
     app.command()(migrate)
+    app.command()(roles)
     app.command()(down)
     app.command()(ui)
