@@ -125,7 +125,8 @@ def test_the_urls_point_at_the_compose_services() -> None:
     assert warehouse.password == "dummy-postgres_password"
     metadata = make_url(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     assert (metadata.host, metadata.database) == ("postgres", "airflow")
-    assert "CREATE DATABASE airflow" in (ROOT / "deploy/postgres-init.sql").read_text()
+    init = (ROOT / "deploy/postgres-init.sh").read_text()
+    assert "CREATE DATABASE airflow OWNER airflow" in init
     assert env["MONGO_URI"].startswith("mongodb://root:dummy-mongo_root_password@mongo:27017/")
     executor_api = env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
     assert executor_api.startswith("http://airflow-api-server:8080/")
@@ -250,3 +251,28 @@ def test_mongo_is_a_replica_set_and_a_service_streams_the_shop() -> None:
     assert stream["depends_on"]["mongo"]["condition"] == "service_healthy"
     result = CliRunner().invoke(app, [*stream["command"], "--help"], terminal_width=200)
     assert result.exit_code == 0 and "change streams" in result.output
+
+
+def test_airflow_has_a_login_of_its_own_and_no_superuser_url_outside_the_servers() -> None:
+    """Airflow's metadata and Celery results use the "airflow" login (owner of its database
+    only, created by the postgres image's init script); the superuser the image creates is
+    used by no URL in Airflow's settings."""
+    services = interpolated()["services"]
+    env = services["airflow-scheduler"]["environment"]
+    for variable in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
+        url = make_url(env[variable].removeprefix("db+"))
+        assert (url.username, url.password) == ("airflow", "dummy-airflow_db_password"), variable
+        assert url.database == "airflow"
+    superuser = env_example(commented=False)["POSTGRES_USER"]
+    for name, service in services.items():
+        if name == "postgres":
+            continue
+        for variable, value in (service.get("environment") or {}).items():
+            if isinstance(value, str) and variable.startswith("AIRFLOW__") and "://" in value:
+                assert f"//{superuser}:" not in value, (name, variable)
+    script = (ROOT / "deploy/postgres-init.sh").read_text()
+    assert "PASSWORD :'pw'" in script and "REVOKE ALL ON DATABASE airflow FROM PUBLIC" in script
+    mounts = services["postgres"]["volumes"]
+    assert any(
+        m.startswith("./deploy/postgres-init.sh:/docker-entrypoint-initdb.d/") for m in mounts
+    )
