@@ -127,7 +127,7 @@ def test_the_urls_point_at_the_compose_services() -> None:
     assert (metadata.host, metadata.database) == ("postgres", "airflow")
     init = (ROOT / "deploy/postgres-init.sh").read_text()
     assert "CREATE DATABASE airflow OWNER airflow" in init
-    assert env["MONGO_URI"].startswith("mongodb://root:dummy-mongo_root_password@mongo:27017/")
+    assert env["MONGO_URI"].startswith("mongodb://etl:dummy-mongo_etl_password@mongo:27017/")
     executor_api = env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
     assert executor_api.startswith("http://airflow-api-server:8080/")
     assert env["AVIASALES_API_URL"] == "http://aviasales-simulator:8001"
@@ -276,3 +276,27 @@ def test_airflow_has_a_login_of_its_own_and_no_superuser_url_outside_the_servers
     assert any(
         m.startswith("./deploy/postgres-init.sh:/docker-entrypoint-initdb.d/") for m in mounts
     )
+
+
+def test_each_component_has_its_own_mongodb_login_and_none_uses_root() -> None:
+    """The ETL (Airflow's services, the stream) reads, the proxy inserts into its log, the
+    generator reads and writes; root appears only in the mongo service itself (its init and
+    health check), and the init script gives each login exactly that role."""
+    services = interpolated()["services"]
+    logins = {}
+    for name, service in services.items():
+        uri = (service.get("environment") or {}).get("MONGO_URI")
+        if uri:
+            logins[name] = urlsplit(uri).username
+            assert "root" not in uri, name
+    assert logins["generator"] == "generator" and logins["aviasales-proxy"] == "aviasales_proxy"
+    assert {logins[n] for n in ("airflow-scheduler", "etl-stream", "airflow-init")} == {"etl"}
+    script = (ROOT / "deploy/mongo-init.js").read_text()
+    assert '{ role: "read", db: raw }' in script  # the ETL
+    assert '{ role: "readWrite", db: raw }' in script  # the generator
+    assert 'collection: "aviasales_requests" }, actions: ["insert", "createIndex"]' in script
+    mongo = services["mongo"]
+    assert any("mongo-init.js:/docker-entrypoint-initdb.d/" in v for v in mongo["volumes"])
+    from ingest.aviasales.log import LOG_COLLECTION
+
+    assert LOG_COLLECTION == "aviasales_requests"
