@@ -37,20 +37,24 @@ def copy_check_notes(dag_run: Any) -> int:
         session = settings.Session()
     if session is None:
         return 0
-    checks = [
-        ti for ti in dag_run.get_task_instances(session=session)
+    checks = {
+        ti.task_id: ti for ti in dag_run.get_task_instances(session=session)
         if ti.task_id.startswith(CHECK_PREFIX) and ti.state == "success" and not ti.note
-    ]  # fmt: skip
-    written = 0
-    for ti in checks:
-        stored = session.scalar(
-            XComModel.get_many(
-                run_id=dag_run.run_id, key="return_value", dag_ids=ti.dag_id, task_ids=ti.task_id
-            )
+    }  # fmt: skip
+    if not checks:
+        return 0
+    returned: list[Any] = list(session.scalars(  # one query for every check of the run
+        XComModel.get_many(
+            run_id=dag_run.run_id, key="return_value", dag_ids=dag_run.dag_id,
+            task_ids=list(checks),
         )
-        returned = XComModel.deserialize_value(stored) if stored is not None else None
-        note = returned.get("note") if isinstance(returned, dict) else None
-        if isinstance(note, str) and note:
+    ))  # fmt: skip
+    written = 0
+    for stored in returned:
+        value = XComModel.deserialize_value(stored)
+        note = value.get("note") if isinstance(value, dict) else None
+        ti = checks.get(stored.task_id)
+        if ti is not None and isinstance(note, str) and note:
             ti.note = note
             written += 1
     return written
