@@ -16,6 +16,8 @@ from etl.errors import UserFacingError
 if TYPE_CHECKING:
     import psycopg
 
+    from etl.engine.bookkeeping.positions import StreamPosition
+
 console = Console()
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead.")]
@@ -68,10 +70,11 @@ def status(as_json: JsonFlag = False) -> None:
     with warehouse() as conn:
         rows = asset_status(conn, graph)
         notes = open_snapshots(conn) + pending_refreshes(conn)
-        streams = stream_lines(conn)
-        streamed = {p.asset: asdict(p) for p in positions(conn)}
+        streamed = positions(conn)
+    streams = stream_lines(streamed)
+    by_asset = {p.asset: asdict(p) for p in streamed}
     if as_json:
-        typer.echo(to_json([row | {"stream": streamed.get(row["asset"])} for row in rows]))
+        typer.echo(to_json([row | {"stream": by_asset.get(row["asset"])} for row in rows]))
         return
     console.print(status_table(rows))
     for line in notes:
@@ -101,12 +104,10 @@ def open_snapshots(conn: Any) -> list[str]:
     return lines
 
 
-def stream_lines(conn: Any) -> list[str]:
+def stream_lines(streamed: list[StreamPosition]) -> list[str]:
     """A line per streamed asset: state, events and rate, lag, heals of a lost position."""
-    from etl.engine.bookkeeping.positions import positions
-
     lines = []
-    for p in positions(conn):
+    for p in streamed:
         state = f"{p.state} (live)" if p.live else p.state
         if p.live and p.started_at and p.updated_at:
             seconds = max((p.updated_at - p.started_at).total_seconds(), 1e-9)

@@ -87,7 +87,8 @@ LOST_POSITION = {
     280: "ChangeStreamFatalError",
 }
 """Server errors that mean the stored position cannot be resumed: healed, never fatal."""
-LAGS_KEPT = 10_000
+LAGS_KEPT = 200_000
+"""Per-event lags kept for the figures (a few MB at most)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,6 @@ class StreamFigures:
     deleted: int = 0
     rejects: int = 0
     heals: int = 0
-    batches: int = 0
     last_error: str | None = None
     keys_only: bool = False
     """Switched to events without documents (after one too large to carry)."""
@@ -422,7 +422,6 @@ def _commit_batch(
     loader.conn.commit()
     figures.lags.extend(lags)
     figures.events += len(events)
-    figures.batches += 1
     figures.rows += sum(stats.rows.values())
     figures.deleted += deleted
     figures.rejects += stats.rejects
