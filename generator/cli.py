@@ -36,7 +36,7 @@ def write_history(
     scale: int, seed: int, dirty: float, drop: bool, now: datetime | None = None
 ) -> dict[str, int]:
     """`--once`: a deterministic history, with a progress bar (also used by `demo-data`)."""
-    db = mongo_database()
+    db = mongo_database(login="generator")
     with Progress(
         TextColumn("[bold]{task.description:<22}"),
         BarColumn(),
@@ -130,7 +130,7 @@ def main(
 
 
 def run_live(rate: float, duration: float | None, seed: int, drift: bool = False) -> None:
-    db = mongo_database()
+    db = mongo_database(login="generator")
     ensure_indexes(db)
     totals: dict[str, int] = {}
     started = time.monotonic()
@@ -169,7 +169,7 @@ def demo_data(
     from generator.aviasales.cli import backfill
     from ingest.aviasales.log import LOG_COLLECTION
 
-    db = mongo_database()
+    db = mongo_database(login="generator")
     if read_collection(db, "user_sessions").count_documents({}) == 0:
         # the history ends now, like the fares: one clock for both domains
         written = write_history(scale, seed=42, dirty=dirty, drop=False, now=utc_now())

@@ -207,17 +207,17 @@ def test_losing_mongodb_mid_refresh_stops_the_run_and_the_next_run_finishes_the_
     from generator.shop import write_once
 
     root = tmp_path / "mongo"
-    state = mongo_server.ensure_server(root)
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(state.uri())
+    state = mongo_server.ensure_server(root, tmp_path / "secrets")
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(state.uri("generator"))
     write_once(client.raw, 200, seed=4)
-    settings = Settings(MONGO_URI=state.uri(), MONGO_DB="raw", POSTGRES_URL=migrated)
+    settings = Settings(MONGO_URI=state.uri("etl"), MONGO_DB="raw", POSTGRES_URL=migrated)
     assert defs.materialize(SHOP, settings=settings).ok
     # documents only a full refresh reads: their cursor is older than the watermark
     client.raw.event_logs.update_many({}, {"$set": {"details.note": "rewritten"}})
     client.close()
     close_clients()  # this process's client to the server about to die (closing it later waits)
     (started,) = db.execute("SELECT clock_timestamp()").fetchone()  # type: ignore[misc]
-    env = child_env(migrated, MONGO_URI=state.uri(), MONGO_DB="raw", ETL_BATCH_SIZE="4")
+    env = child_env(migrated, MONGO_URI=state.uri("etl"), MONGO_DB="raw", ETL_BATCH_SIZE="4")
     proc = subprocess.Popen(
         cli("materialize", SHOP, "--full-refresh"), env=env,
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -239,8 +239,8 @@ def test_losing_mongodb_mid_refresh_stops_the_run_and_the_next_run_finishes_the_
     shop_tables = [a for a in defs.graph.assets.values() if isinstance(a, TableAsset)]
     assert attempted < len([a for a in shop_tables if a.group == "shop"])  # the rest waited
     assert any("the full refresh asked for by run" in line for line in pending_refreshes(db))
-    state = mongo_server.ensure_server(root)  # back, on another port
-    settings = Settings(MONGO_URI=state.uri(), MONGO_DB="raw", POSTGRES_URL=migrated)
+    state = mongo_server.ensure_server(root, tmp_path / "secrets")  # back, on another port
+    settings = Settings(MONGO_URI=state.uri("etl"), MONGO_DB="raw", POSTGRES_URL=migrated)
     assert defs.materialize(SHOP, settings=settings).ok  # a plain run finishes the refresh
     shop = [a for a in shop_tables if a.group == "shop"]
     assert [r.summary() for r in reconcile_assets(shop, settings) if not r.ok] == []

@@ -53,19 +53,20 @@ def test_a_stale_record_is_replaced_and_acknowledged_writes_survive_kill_9(
     scratch_root.mkdir()
     # a pid that is alive but is not a SecantusDB server (this test), and a port nobody serves
     (scratch_root / "server.json").write_text(json.dumps({"pid": os.getpid(), "port": 1}))
-    state = mongo_server.ensure_server(scratch_root)
+    secrets = scratch_root.parent / "secrets"
+    state = mongo_server.ensure_server(scratch_root, secrets)
     assert state.pid != os.getpid() and state.port != 1
-    assert mongo_server.ensure_server(scratch_root) == state  # reused, not started twice
-    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(state.uri())
+    assert mongo_server.ensure_server(scratch_root, secrets) == state  # reused, not restarted
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(state.uri("generator"))
     try:
         client.raw.docs.insert_many([{"_id": i, "v": "x" * 100} for i in range(300)])
         client.raw.docs.insert_one({"_id": "last"})  # acknowledged, then the server dies
     finally:
         client.close()
     assert mongo_server.kill_server(scratch_root)
-    again = mongo_server.ensure_server(scratch_root)  # the record is stale now: a new server
+    again = mongo_server.ensure_server(scratch_root, secrets)  # a stale record: a new server
     assert again.pid != state.pid
-    client = pymongo.MongoClient(again.uri())
+    client = pymongo.MongoClient(again.uri("etl"))
     try:
         assert client.raw.docs.count_documents({}) == 301  # --sync-on-commit: nothing lost
     finally:
@@ -80,7 +81,7 @@ def test_down_stops_both_embedded_servers(tmp_path: Path) -> None:
     env = {**os.environ, "LOCAL_DIR": str(tmp_path)}
     env.pop("MONGO_URI", None)
     root = tmp_path / "mongo"
-    state = mongo_server.ensure_server(root)
+    state = mongo_server.ensure_server(root, tmp_path / "secrets")
     done = subprocess.run(
         [sys.executable, "-m", "etl", "down"], env=env, capture_output=True, text=True, check=False
     )

@@ -147,12 +147,12 @@ def test_changes_around_the_first_load_are_neither_lost_nor_doubled(
 
 
 def test_a_lost_position_is_healed_by_the_incremental_path_not_a_full_refresh(
-    db: psycopg.Connection, mongo: Any, capsys: pytest.CaptureFixture[str]
+    db: psycopg.Connection, mongo: Any, mongo_admin: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     mongo.event_logs.insert_many([shop_docs.event_log(i) for i in range(1, 6)])
     with streaming("event_logs") as figures:
         # the next getMore of the stream is answered as if the oplog had lost its history
-        mongo.client.admin.command(
+        mongo_admin.admin.command(
             {"configureFailPoint": "failCommand", "mode": {"times": 1},
              "data": {"failCommands": ["getMore"], "errorCode": 286}}
         )  # fmt: skip
@@ -249,7 +249,7 @@ def test_kill_9_then_restart_gives_the_tables_a_clean_load_gives(
 
 
 def test_an_update_whose_document_is_gone_and_an_event_too_large_lose_nothing(
-    db: psycopg.Connection, mongo: Any
+    db: psycopg.Connection, mongo: Any, mongo_admin: Any
 ) -> None:
     """One event a batch: an update read after its document was deleted carries no document
     (its rows go at once); an event the server cannot carry (over 16 MB with its document, here
@@ -263,7 +263,7 @@ def test_an_update_whose_document_is_gone_and_an_event_too_large_lose_nothing(
     with streaming("event_logs", one_by_one) as figures:
         wait_for(lambda: figures["event_logs"].events >= 2, what="the update and the delete")
         assert figures["event_logs"].deleted == 1  # by the update that found no document
-        mongo.client.admin.command(
+        mongo_admin.admin.command(
             {"configureFailPoint": "failCommand", "mode": {"times": 1},
              "data": {"failCommands": ["getMore"], "errorCode": 10334}}
         )  # fmt: skip

@@ -1,7 +1,10 @@
 """MongoDB through pymongo: the configured server, or the embedded SecantusDB server.
 
 `MONGO_URI` decides: `mongodb://` / `mongodb+srv://` is used as it is; unset means the embedded
-server under `LOCAL_DIR/mongo` (etl.services.mongo_server), started on first use. Either way
+server under `LOCAL_DIR/mongo` (etl.services.mongo_server), started on first use. Each caller
+names the login it acts as — `etl` (the ETL reads), `generator`, `aviasales_proxy` — which picks
+the embedded server's login; a configured MONGO_URI is the login this process was given (the
+compose stack hands each service its own). Either way
 the code above this module sees a pymongo `Database`, and one `MongoClient` per process serves
 every caller (a client owns a connection pool and monitor threads: one per call would pile up
 in a long-lived worker or `dag.test()`).
@@ -22,6 +25,7 @@ from pymongo.errors import PyMongoError
 
 from etl.errors import ServiceUnavailable, mask_url
 from etl.services import mongo_server
+from etl.services.mongo_server import Login
 from etl.settings import Settings, get_settings
 
 SERVER_SELECTION_TIMEOUT_MS = 5000
@@ -52,18 +56,20 @@ _lock = threading.Lock()
 _clients: dict[tuple[int, str], MongoClient[Document]] = {}
 
 
-def mongo_uri(settings: Settings | None = None) -> str:
-    """The URI of the RAW layer's server; starts the embedded server when none is configured."""
+def mongo_uri(settings: Settings | None = None, login: Login = "etl") -> str:
+    """The URI of the RAW layer's server, as `login` on the embedded server (started when none
+    is configured)."""
     settings = settings or get_settings()
     if settings.mongo_uri:
         return settings.mongo_uri
-    return mongo_server.ensure_server(settings.embedded_mongo_dir.resolve()).uri()
+    root = settings.embedded_mongo_dir.resolve()
+    return mongo_server.ensure_server(root, settings.secrets_dir).uri(login)
 
 
-def mongo_client(settings: Settings | None = None) -> MongoClient[Document]:
-    """This process's client for the configured server (created, and the server reached, on
-    first use). A forked child gets its own: pymongo clients are not fork-safe."""
-    uri = mongo_uri(settings)
+def mongo_client(settings: Settings | None = None, login: Login = "etl") -> MongoClient[Document]:
+    """This process's client for the configured server as `login` (created, and the server
+    reached, on first use). A forked child gets its own: pymongo clients are not fork-safe."""
+    uri = mongo_uri(settings, login)
     key = (os.getpid(), uri)
     with _lock:
         client = _clients.get(key)
@@ -73,10 +79,10 @@ def mongo_client(settings: Settings | None = None) -> MongoClient[Document]:
         return client
 
 
-def mongo_database(settings: Settings | None = None) -> Database[Document]:
-    """The RAW-layer database handle."""
+def mongo_database(settings: Settings | None = None, login: Login = "etl") -> Database[Document]:
+    """The RAW-layer database handle, as `login`."""
     settings = settings or get_settings()
-    return mongo_client(settings).get_database(settings.mongo_db)
+    return mongo_client(settings, login).get_database(settings.mongo_db)
 
 
 def read_collection(database: Database[Any], name: str) -> Collection[Document]:

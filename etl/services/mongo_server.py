@@ -13,9 +13,19 @@ of it is imported here. It starts with `--sync-on-commit` (WiredTiger's log is f
 commit): without it a `kill -9` of the server lost writes it had acknowledged (see the README,
 "The embedded MongoDB and a real mongod").
 
+It runs with authentication on (`--auth`, SCRAM-SHA-256), one login per component as in the
+compose stack (deploy/mongo-init.js): `etl` reads, `generator` (the imitation of the outside
+site) reads and writes, `aviasales_proxy` inserts into its request log, and `admin` (root) is
+used by this module's set-up, the benchmark's scratch servers and the tests' fail points. The
+first start creates them on a server started without authentication (how SecantusDB is
+provisioned), then restarts it with `--auth`; every start sets their passwords from the
+secrets folder (etl.services.local_secrets). Unlike deploy/mongo-init.js, the roles cover any
+database, not the RAW one alone: MONGO_DB is a setting (the tests and the benchmark use
+databases of their own), and the server's roles cannot follow it.
+
 A stale `server.json` (its pid gone, or reused by another program, or a server that no longer
-answers) is replaced by a fresh start; two processes starting at once are serialised by a lock
-file, so exactly one server runs per `LOCAL_DIR`.
+answers, or one started without authentication) is replaced by a fresh start; two processes
+starting at once are serialised by a lock file, so exactly one server runs per `LOCAL_DIR`.
 """
 
 from __future__ import annotations
@@ -32,10 +42,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import psutil
 
 from etl.errors import ServiceUnavailable
+from etl.services.local_secrets import local_password
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60.0
@@ -46,15 +58,39 @@ no-op written to the oplog every 10 s (as mongod does), so a change stream on a 
 collection still gets an advancing resume token."""
 
 
+Login = Literal["admin", "etl", "generator", "aviasales_proxy"]
+PROXY_ROLE = "proxyRequestLog"
+PROXY_PRIVILEGES = [
+    {
+        "resource": {"db": "", "collection": "aviasales_requests"},
+        "actions": ["insert", "createIndex"],
+    }
+]
+"""The proxy's only right: insert into (and index) its request log, in any database."""
+LOGINS: dict[Login, list[dict[str, str]]] = {
+    "admin": [{"role": "root", "db": "admin"}],
+    "etl": [{"role": "readAnyDatabase", "db": "admin"}],
+    "generator": [{"role": "readWriteAnyDatabase", "db": "admin"}],
+    "aviasales_proxy": [{"role": PROXY_ROLE, "db": "admin"}],
+}
+
+
 @dataclass(frozen=True)
 class ServerState:
     """What `server.json` records about the running server."""
 
     pid: int
     port: int
+    secrets: Path
+    """Where its logins' passwords are kept."""
 
-    def uri(self) -> str:
-        return f"mongodb://{HOST}:{self.port}/?directConnection=true"
+    def uri(self, login: Login) -> str:
+        """A URI that signs in as `login` (its password from the secrets folder)."""
+        password = local_password(self.secrets, f"mongo-{login}")
+        return (
+            f"mongodb://{login}:{password}@{HOST}:{self.port}/"
+            "?authSource=admin&directConnection=true"
+        )
 
 
 def state_file(root: Path) -> Path:
@@ -62,9 +98,10 @@ def state_file(root: Path) -> Path:
 
 
 def read_state(root: Path) -> ServerState | None:
+    """The record of a server started with authentication (an older record, without, is stale)."""
     try:
         data = json.loads(state_file(root).read_text())
-        return ServerState(int(data["pid"]), int(data["port"]))
+        return ServerState(int(data["pid"]), int(data["port"]), Path(data["secrets"]))
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -77,9 +114,10 @@ def running_server(root: Path) -> ServerState | None:
     return state if _answers(state.port) else None
 
 
-def ensure_server(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
+def ensure_server(root: Path, secrets: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
     """The running server under `root`, started first when none runs (or the one recorded is
-    stale). `extra_flags`: more server options for a start (tests: `--enable-test-commands`)."""
+    stale), its logins' passwords kept in `secrets`. `extra_flags`: more server options for a
+    start (tests: `--enable-test-commands`)."""
     root.mkdir(parents=True, exist_ok=True)
     state = running_server(root)
     if state is not None:
@@ -88,17 +126,25 @@ def ensure_server(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
         state = running_server(root)  # another process may have started it meanwhile
         if state is not None:
             return state
-        stop_server(root)  # a stale record, or a hung process
-        return _start(root, extra_flags)
+        _stop_any(root)  # a stale record, a hung process, or a server without authentication
+        return _start(root, secrets.resolve(), extra_flags)
 
 
 def stop_server(root: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
     """Stop the server recorded under `root` (SIGTERM, then SIGKILL after `timeout`); returns
     whether one was running. The data stays."""
-    state = read_state(root)
+    return _stop_any(root, timeout)
+
+
+def _stop_any(root: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
+    """Stop what `server.json` names, a record of an older version (no secrets) included."""
+    try:
+        pid: int | None = int(json.loads(state_file(root).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pid = None
     stopped = False
-    if state is not None and _is_server_process(state.pid, root):
-        stopped = _terminate(state.pid, timeout)
+    if pid is not None and _is_server_process(pid, root):
+        stopped = _terminate(pid, timeout)
     state_file(root).unlink(missing_ok=True)
     return stopped
 
@@ -124,7 +170,56 @@ def log_file(root: Path) -> Path:
 # -- internals -------------------------------------------------------------------------------
 
 
-def _start(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
+def _start(root: Path, secrets: Path, extra_flags: tuple[str, ...]) -> ServerState:
+    """Start the server with authentication, its logins created first on a new data folder."""
+    marker = root / "logins-created"
+    if not (marker.exists() and data_dir(root).exists()):
+        pid, port = _launch(root, extra_flags)
+        try:
+            _keep_logins(f"mongodb://{HOST}:{port}/?directConnection=true", secrets)
+        finally:
+            _terminate(pid, STOP_TIMEOUT_S)
+        marker.touch()
+    pid, port = _launch(root, ("--auth", *extra_flags))
+    state = ServerState(pid, port, secrets)
+    try:
+        _keep_logins(state.uri("admin"), secrets)  # passwords as the secrets folder has them
+    except Exception:
+        _terminate(pid, STOP_TIMEOUT_S)
+        raise
+    _write_state(root, state)
+    return state
+
+
+def _keep_logins(uri: str, secrets: Path) -> None:
+    """Create each login (and the proxy's role) or set its password and roles again."""
+    import pymongo
+    from pymongo.errors import PyMongoError
+
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=5000
+    )
+    try:
+        admin = client.admin
+        roles = {r["role"] for r in admin.command("rolesInfo", 1)["roles"]}
+        verb = "updateRole" if PROXY_ROLE in roles else "createRole"
+        admin.command(verb, PROXY_ROLE, privileges=PROXY_PRIVILEGES, roles=[])
+        users = {u["user"] for u in admin.command("usersInfo", 1)["users"]}
+        for login, granted in LOGINS.items():
+            password = local_password(secrets, f"mongo-{login}")
+            verb = "updateUser" if login in users else "createUser"
+            admin.command(verb, login, pwd=password, roles=granted)
+    except PyMongoError as exc:
+        raise ServiceUnavailable(
+            f"could not set up the embedded MongoDB server's logins: {exc} (its admin password "
+            f"is {secrets / 'mongo-admin.password'}; delete the server's folder to start anew)"
+        ) from exc
+    finally:
+        client.close()
+
+
+def _launch(root: Path, flags: tuple[str, ...]) -> tuple[int, int]:
+    """Start `python -m secantus` on a free port; (pid, port) once it answers."""
     last_error = ""
     for _attempt in range(3):  # a free port can be taken between choosing and binding it
         port = _free_port()
@@ -139,7 +234,7 @@ def _start(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
             "--storage-path",
             str(data_dir(root)),
             *SERVER_FLAGS,
-            *extra_flags,
+            *flags,
         ]
         with log_file(root).open("ab") as log:
             process = subprocess.Popen(
@@ -153,9 +248,7 @@ def _start(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline and process.poll() is None:
             if _answers(port):
-                state = ServerState(process.pid, port)
-                _write_state(root, state)
-                return state
+                return process.pid, port
             time.sleep(0.05)
         if process.poll() is None:
             _terminate(process.pid, 5)
@@ -168,7 +261,8 @@ def _start(root: Path, extra_flags: tuple[str, ...] = ()) -> ServerState:
 
 def _write_state(root: Path, state: ServerState) -> None:
     tmp = state_file(root).with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": state.pid, "port": state.port}))
+    record = {"pid": state.pid, "port": state.port, "secrets": str(state.secrets)}
+    tmp.write_text(json.dumps(record))
     tmp.replace(state_file(root))
 
 

@@ -58,7 +58,8 @@ def serve(host: Host = "127.0.0.1", port: Annotated[int, typer.Option()] = 8002)
     from ingest.aviasales.proxy import create_proxy
 
     settings = get_settings()
-    app_ = create_proxy(mongo_database(settings), configured_upstream(settings))
+    log = mongo_database(settings, login="aviasales_proxy")  # it only inserts into its log
+    app_ = create_proxy(log, configured_upstream(settings))
     # uvicorn's access log prints query strings, where a client may have put a token: the
     # proxy logs one line per call itself instead
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
-from etl.services.mongo import read_collection
+from etl.services.mongo import mongo_client, read_collection
 from etl.settings import Settings
 from ingest.aviasales.log import LOG_COLLECTION
 from ingest.aviasales.proxy import PATH, Upstream, create_proxy
@@ -163,7 +163,8 @@ def _upstream(settings: Settings, url: str, transport: Any, token: str | None = 
 
 @asynccontextmanager
 async def proxy_client(settings: Settings, db: Any) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client for the proxy: AVIASALES_PROXY_URL, or the proxy in this process."""
+    """An HTTP client for the proxy: AVIASALES_PROXY_URL, or the proxy in this process, which
+    logs into `db`'s database as the proxy's own login (it may only insert there)."""
     if settings.aviasales_proxy_url:
         url = settings.aviasales_proxy_url.rstrip("/")
         timeout = settings.aviasales_timeout * (settings.aviasales_retries + 1) + 30
@@ -175,7 +176,8 @@ async def proxy_client(settings: Settings, db: Any) -> AsyncIterator[httpx.Async
                 raise ServiceUnavailable(reason) from exc
             yield client
         return
-    app = create_proxy(db, configured_upstream(settings))
+    log = mongo_client(settings, login="aviasales_proxy").get_database(db.name)
+    app = create_proxy(log, configured_upstream(settings))
     try:
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app), base_url="http://proxy", timeout=None
