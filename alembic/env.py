@@ -7,7 +7,7 @@ from logging.config import fileConfig
 from alembic import context
 
 import models
-from etl.services.postgres import postgres_url, sa_engine
+from etl.services.postgres import owner_url, sa_engine
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -25,7 +25,7 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
 
 def run_migrations_offline() -> None:
     context.configure(
-        url=config.get_main_option("sqlalchemy.url") or postgres_url(),
+        url=config.get_main_option("sqlalchemy.url") or owner_url(),
         target_metadata=target_metadata,
         literal_binds=True,
         include_schemas=True,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
+from sqlalchemy.engine import make_url
 
 from etl.errors import UserFacingError, mask_url
-from etl.services.postgres import sa_engine
+from etl.services import roles
+from etl.services.postgres import owner_url, pg_connect, postgres_url, sa_engine
+from etl.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -83,3 +87,52 @@ def require_current(conn: psycopg.Connection, url: str) -> None:
     where = f"the warehouse at {mask_url(url)}"
     state = "has no schema yet" if current is None else f"is at revision {current}, not {head}"
     raise UserFacingError(f"{where} {state}: run `python -m etl migrate`")
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """What `migrate_warehouse` did: the owner's URL and who got which rights."""
+
+    url: str
+    loader: str | None
+    """The loader's role name, or None when the ETL's login is the owner itself."""
+    analyst: str | None
+    """The analysts' role, or None when it does not exist on this server."""
+
+
+def migrate_warehouse(settings: Settings | None = None) -> Migrated:
+    """`alembic upgrade head` as the owner, then the grants of etl.services.roles: the loader's
+    rights on the owner's schemas, the analysts' on what they may read, and (as the loader)
+    the analysts' on the marts. Idempotent: `python -m etl migrate`, the demo and the tests'
+    fixtures call it."""
+    settings = settings or get_settings()
+    url = owner_url(settings)
+    upgrade(url)
+    loader_url = postgres_url(settings)
+    with pg_connect(url, autocommit=True) as owner:
+        loader = _user_of(loader_url)
+        separate = loader != _current_user(owner)
+        if separate:
+            roles.grant_to_loader(owner, loader)  # first: it may not even connect before
+        analyst = settings.analyst_role if roles.role_exists(owner, settings.analyst_role) else None
+        if analyst:
+            roles.grant_to_analyst(owner, analyst)
+    if analyst:
+        with pg_connect(loader_url, autocommit=True) as etl:
+            roles.share_marts(etl, analyst)
+    return Migrated(url, loader if separate else None, analyst)
+
+
+def _user_of(url: str) -> str:
+    """The login a URL names (one naming none signs in as libpq's default: ask the server)."""
+    user = make_url(url).username
+    if user:
+        return user
+    with pg_connect(url) as conn:
+        return _current_user(conn)
+
+
+def _current_user(conn: psycopg.Connection) -> str:
+    row = conn.execute("SELECT current_user").fetchone()
+    assert row is not None
+    return str(row[0])

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from etl.errors import UserFacingError, mask_url
@@ -36,7 +36,14 @@ class Settings(BaseSettings):
     postgres_url: str | None = Field(
         None,
         validation_alias="POSTGRES_URL",
-        description="PostgreSQL URL (postgresql://user:pass@host:5432/db). Unset: embedded server.",
+        description="The ETL's PostgreSQL login, the loader (postgresql://user:pass@host:5432/db): "
+        "writes the tables and builds the marts. Unset: the embedded server's `etl_loader`.",
+    )
+    postgres_owner_url: str | None = Field(
+        None,
+        validation_alias="POSTGRES_OWNER_URL",
+        description="The login owning the product's schemas: `migrate` runs as it (schema and "
+        "grants). Unset: POSTGRES_URL when that is set, else the embedded `etl_owner`.",
     )
     mongo_uri: str | None = Field(
         None,
@@ -48,12 +55,8 @@ class Settings(BaseSettings):
         "analyst",
         pattern=r"^[a-z_][a-z0-9_]{0,62}$",
         validation_alias="ANALYST_ROLE",
-        description="The read-only PostgreSQL login `python -m etl roles` keeps for analysts.",
-    )
-    analyst_password: SecretStr | None = Field(
-        None,
-        validation_alias="ANALYST_PASSWORD",
-        description="Its password. Unset: one is generated into LOCAL_DIR/pg-analyst.password.",
+        description="The analysts' read-only PostgreSQL login; `migrate` grants it SELECT on "
+        "shop, aviasales and dwh (never etl.*).",
     )
 
     batch_size: int = Field(
@@ -174,7 +177,7 @@ class Settings(BaseSettings):
         description="Longest wait before a retry; a longer Retry-After ends the call.",
     )  # fmt: skip
 
-    @field_validator("postgres_url")
+    @field_validator("postgres_url", "postgres_owner_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
         if not value:
@@ -220,6 +223,11 @@ class Settings(BaseSettings):
     @property
     def embedded_mongo_dir(self) -> Path:
         return self.local_dir / "mongo"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """The embedded servers' generated passwords (etl.services.local_secrets)."""
+        return self.local_dir / "secrets"
 
     @property
     def report_path(self) -> Path:

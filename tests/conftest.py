@@ -51,7 +51,10 @@ def _session_local_dir() -> Iterator[Path]:
 
     # started first, with mongod's test commands on: stream tests set `failCommand` fail points
     # (each for a given number of times, so no other test meets them)
-    ensure_server(get_settings().embedded_mongo_dir.resolve(), ("--enable-test-commands",))
+    settings = get_settings()
+    ensure_server(
+        settings.embedded_mongo_dir.resolve(), settings.secrets_dir, ("--enable-test-commands",)
+    )
     yield _SESSION_DIR
     from etl.services.mongo import close_clients
     from etl.services.mongo_server import stop_server
@@ -65,27 +68,46 @@ def _session_local_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def pg_url(_session_local_dir: Path) -> str:
-    """URL of the session's embedded PostgreSQL server (started on first use)."""
+    """The ETL's login (the loader) on the session's embedded PostgreSQL server (started on
+    first use, passwords required), as the product connects by default."""
     from etl.services.postgres import postgres_url
 
     return postgres_url()
 
 
 @pytest.fixture(scope="session")
-def migrated(pg_url: str) -> str:
-    """The session's server with `alembic upgrade head` applied; returns its URL."""
-    from etl.migrations import upgrade
+def owner_url(pg_url: str) -> str:
+    """The owner's login: migrations."""
+    from etl.services.postgres import owner_url
 
-    upgrade(pg_url)
+    return owner_url()
+
+
+@pytest.fixture(scope="session")
+def superuser_url(pg_url: str) -> str:
+    """The embedded server's superuser: what the tests use to set up and inspect."""
+    from etl.services.postgres import embedded_url
+
+    return embedded_url("superuser")
+
+
+@pytest.fixture(scope="session")
+def migrated(pg_url: str) -> str:
+    """The session's server migrated as `python -m etl migrate` does it (schema as the owner,
+    then the grants); returns the loader's URL, the one the product runs as."""
+    from etl.migrations import migrate_warehouse
+
+    migrate_warehouse()
     return pg_url
 
 
 @pytest.fixture
-def db(migrated: str) -> Iterator[Any]:
-    """A psycopg connection (autocommit) to a migrated warehouse whose data tables start empty."""
+def db(migrated: str, superuser_url: str) -> Iterator[Any]:
+    """A psycopg connection (autocommit, as the superuser: it sets up and inspects anything) to
+    a migrated warehouse whose data tables start empty."""
     from etl.services.postgres import pg_connect
 
-    conn = pg_connect(migrated, autocommit=True)
+    conn = pg_connect(superuser_url, autocommit=True)
     truncate_all(conn)
     yield conn
     conn.close()
@@ -102,10 +124,18 @@ def truncate_all(conn: Any) -> None:
 
 @pytest.fixture(scope="session")
 def mongo_url(_session_local_dir: Path) -> str:
-    """URI of the session's embedded MongoDB server (on a free port)."""
+    """URI of the session's embedded MongoDB server (on a free port), as the ETL's login."""
     from etl.services.mongo import mongo_uri
 
     return mongo_uri()
+
+
+@pytest.fixture(scope="session")
+def mongo_admin(_session_local_dir: Path) -> Any:
+    """A client of the session's MongoDB server as its admin (fail points, server commands)."""
+    from etl.services.mongo import mongo_client
+
+    return mongo_client(login="admin")
 
 
 _databases = itertools.count(1)
@@ -114,14 +144,15 @@ _databases = itertools.count(1)
 @pytest.fixture
 def mongo(mongo_url: str) -> Iterator[Any]:
     """A RAW database of this test's own on the session's server (`MONGO_DB` points at it for
-    the test and any process it starts). Not dropped: the embedded server deletes a dropped
-    database's documents one by one, and the whole server goes with the session."""
+    the test and any process it starts), as the generator's login: the tests write what the
+    outside site would. Not dropped: the embedded server deletes a dropped database's
+    documents one by one, and the whole server goes with the session."""
     from etl.services.mongo import mongo_database
     from etl.settings import get_settings
 
     name = f"raw_test_{next(_databases)}"
     os.environ["MONGO_DB"] = name
     get_settings.cache_clear()
-    yield mongo_database()
+    yield mongo_database(login="generator")
     os.environ.pop("MONGO_DB", None)
     get_settings.cache_clear()

@@ -44,7 +44,8 @@ def test_bench_small_run_reports_every_pass_and_the_mart(
     assert figures["from_mongo"]["docs_per_s"] > 0
     # on the embedded default it ran on a scratch server of its own, removed afterwards
     assert not list(get_settings().local_dir.resolve().glob("etl_bench_*"))
-    assert not [n for n in mongo_client().list_database_names() if n.startswith("etl_bench_")]
+    names = mongo_client(login="admin").list_database_names()
+    assert not [n for n in names if n.startswith("etl_bench_")]
 
 
 def test_a_partitioned_pass_loads_the_same_rows_and_reports_its_workers(

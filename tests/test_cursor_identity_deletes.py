@@ -128,12 +128,12 @@ def test_a_dead_runs_record_reads_interrupted(db: psycopg.Connection, migrated: 
 
 
 def test_reconcile_finds_each_difference_and_none_after_a_clean_run(
-    db: psycopg.Connection, mongo: Any
+    db: psycopg.Connection, mongo: Any, migrated: str
 ) -> None:
     asset = defs.graph.assets["support_tickets"]
 
     def compare() -> Any:
-        with psycopg.connect(db.info.dsn) as conn:
+        with psycopg.connect(migrated) as conn:  # as the ETL's login
             return reconcile(conn, asset, read_collection(mongo, "support_tickets").find({}))
 
     docs = [shop_docs.support_ticket(i) for i in range(1, 7)]

@@ -178,6 +178,15 @@ def test_dag_test_end_to_end_on_the_embedded_services(db, mongo) -> None:
     assert events[1].startswith(("verdict: PASSED", "verdict: WARNINGS")), events[:3]
     assert any(e.startswith("shop.user_sessions: ") and "expectations" in e for e in events)
     assert any(e.startswith("reconcile: user_sessions: 60 documents = 60 rows") for e in events)
+    # no login's password (the embedded servers' generated ones, known here) in any task log
+    from etl.settings import get_settings
+
+    passwords = [p.read_text().strip() for p in get_settings().secrets_dir.glob("*.password")]
+    task_logs = list((Path(os.environ["AIRFLOW_HOME"]) / "logs").rglob("*.log"))
+    assert len(passwords) >= 8 and len(task_logs) > 20
+    for log in task_logs:
+        text = log.read_text()
+        assert not [p for p in passwords if p in text], log
     # the next run is incremental: the plan yields no range, the asset's task loads
     again = run_dag("user_sessions")
     assert again.state == "success", again.tasks

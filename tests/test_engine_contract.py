@@ -261,10 +261,10 @@ def test_run_records_describe_each_run(db: Any, mongo: Any) -> None:
 
 
 def test_a_second_run_of_the_same_asset_waits_for_the_first(
-    db: Any, mongo: Any, monkeypatch: pytest.MonkeyPatch
+    db: Any, mongo: Any, migrated: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mongo.event_logs.insert_many([shop_docs.event_log(1)])
-    holder = psycopg.connect(db.info.dsn, autocommit=True)
+    holder = psycopg.connect(migrated, autocommit=True)
     engine_state.acquire_asset_lock(holder, "event_logs", timeout=1)
     try:
         monkeypatch.setenv("ETL_LOCK_TIMEOUT", "0.5")

@@ -101,8 +101,13 @@ def test_report_without_marts_says_no_data_yet_in_every_section(db: Any, tmp_pat
     stale = tmp_path / "booking_window.png"
     stale.write_bytes(PNG_SIGNATURE)
     # the db fixture emptied the marts (if any exist): empty marts first, then no marts at all
-    for prepare in ("SELECT 1", "DROP SCHEMA IF EXISTS dwh CASCADE"):
-        db.execute(prepare)
+    no_marts = (
+        "SELECT format('DROP TABLE %I.%I', schemaname, tablename) FROM pg_tables"
+        " WHERE schemaname = 'dwh'"
+    )
+    for prepare in ("SELECT 'SELECT 1'", no_marts):
+        for (statement,) in db.execute(prepare).fetchall():
+            db.execute(statement)
         report("--out", str(tmp_path))
         page = (tmp_path / "index.html").read_text(encoding="utf-8")
         assert page.count("No data yet") == len(TITLES)

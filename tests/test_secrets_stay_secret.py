@@ -1,15 +1,19 @@
 """A known password in POSTGRES_URL never shows: not in what the commands print (materialize,
-status --json, rejects, check, docs, report), not in a log record, not in the built data docs
-or report, not in the one-line error of an unreachable server."""
+status --json, rejects, check, docs, report, migrate), not in a log record, not in the built
+data docs or report, not in the one-line error of an unreachable server. (Airflow's task logs:
+tests/test_dag.py looks for every login's password in them.)"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 import shop_docs
+from psycopg import sql
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
@@ -20,15 +24,27 @@ KNOWN = "Kn0wn-Secret-Pa55"
 
 
 @pytest.fixture
-def with_password(migrated: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """POSTGRES_URL = the session's server with a known password (its local connections trust
-    the user, so the password travels everywhere the URL does); the report goes to tmp."""
+def with_password(
+    migrated: str,
+    owner_url: str,
+    superuser_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> Iterator[Path]:
+    """POSTGRES_URL = the loader with a known password, set on the server for real (it requires
+    passwords), so the password travels everywhere the URL does; the report goes to tmp."""
+    generated = make_url(migrated).password
+    with psycopg.connect(superuser_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER ROLE etl_loader PASSWORD {}").format(KNOWN))
     url = make_url(migrated).set(password=KNOWN).render_as_string(hide_password=False)
     monkeypatch.setenv("POSTGRES_URL", url)
+    monkeypatch.setenv("POSTGRES_OWNER_URL", owner_url)
     monkeypatch.setenv("ETL_REPORT_DIR", str(tmp_path / "report"))
     get_settings.cache_clear()
     yield tmp_path
     get_settings.cache_clear()
+    with psycopg.connect(superuser_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("ALTER ROLE etl_loader PASSWORD {}").format(generated))
 
 
 def files_under(*roots: Path) -> list[Path]:
@@ -52,7 +68,7 @@ def test_a_known_password_never_shows(
             ["check", "moderation_queue"],
             ["docs"],
             ["report"],
-            ["roles"],
+            ["migrate"],
         ):
             result = runner.invoke(app, args)
             said.append(result.output)

@@ -46,6 +46,10 @@ def contents(db: psycopg.Connection, table: str = "test_dwh.sessions_per_day") -
 
 @pytest.fixture
 def scratch(db: psycopg.Connection) -> Any:
+    """A schema of its own for the test marts, made by an admin for the loader (which may
+    create tables in it, not schemas)."""
+    db.execute("DROP SCHEMA IF EXISTS test_dwh CASCADE")
+    db.execute("CREATE SCHEMA test_dwh AUTHORIZATION etl_loader")
     yield db
     db.execute("DROP SCHEMA IF EXISTS test_dwh CASCADE")
 

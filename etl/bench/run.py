@@ -56,7 +56,7 @@ from etl.services.mongo import (
     mongo_client,
     raw_collection,
 )
-from etl.services.postgres import pg_connect, postgres_url
+from etl.services.postgres import pg_connect, scratch_admin_url
 from etl.settings import Settings, get_settings
 
 CEILING_COLUMNS = {
@@ -283,9 +283,11 @@ def run_bench(
 ) -> BenchResult:
     base = get_settings()
     batch = batch_size or base.batch_size
-    with scratch_database(postgres_url(base)) as url:
+    with scratch_database(scratch_admin_url(base)) as url:
         upgrade(url)
-        settings = base.model_copy(update={"postgres_url": url, "batch_size": batch})
+        settings = base.model_copy(
+            update={"postgres_url": url, "postgres_owner_url": url, "batch_size": batch}
+        )
         passes = []
         ceiling = _ceiling(url, n, seed, batch)
         on_pass(ceiling)
@@ -387,8 +389,8 @@ def scratch_mongo(settings: Settings) -> Iterator[Settings]:
         return
     root = settings.local_dir.resolve() / name
     try:
-        server = mongo_server.ensure_server(root)
-        yield settings.model_copy(update={"mongo_uri": server.uri(), "mongo_db": name})
+        server = mongo_server.ensure_server(root, root / "secrets")
+        yield settings.model_copy(update={"mongo_uri": server.uri("admin"), "mongo_db": name})
     finally:
         close_clients()
         mongo_server.stop_server(root)

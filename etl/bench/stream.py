@@ -27,7 +27,7 @@ from etl.engine.load.batches import batched
 from etl.engine.run.stream import StreamFigures, StreamOptions
 from etl.migrations import upgrade
 from etl.services.mongo import mongo_client
-from etl.services.postgres import postgres_url
+from etl.services.postgres import scratch_admin_url
 from etl.settings import Settings, get_settings
 
 ASSET = "user_sessions"
@@ -52,9 +52,10 @@ def run_stream_bench(n: int, rate: int, seconds: float, seed: int = 42) -> list[
     """`stream_passes` on a scratch warehouse database and a scratch MongoDB server (both
     removed afterwards), migrated first."""
     base = get_settings()
-    with scratch_database(postgres_url(base)) as url:
+    with scratch_database(scratch_admin_url(base)) as url:
         upgrade(url)
-        with scratch_mongo(base.model_copy(update={"postgres_url": url})) as settings:
+        scratch = base.model_copy(update={"postgres_url": url, "postgres_owner_url": url})
+        with scratch_mongo(scratch) as settings:
             return stream_passes(settings, n, rate, seconds, seed)
 
 

@@ -44,17 +44,12 @@ def demo(
     """
     from dags.local import run_dag
     from etl.cli.inspect import drift, status
-    from etl.cli.services import roles
-    from etl.migrations import upgrade
+    from etl.cli.services import migrate
     from etl.services.mongo import mongo_client, mongo_uri
-    from etl.services.postgres import postgres_url
 
     started = time.monotonic()
     step("1. services and schema")
-    url = postgres_url()
-    upgrade(url)
-    console.print(f"PostgreSQL {mask_url(url)} migrated to the latest revision")
-    roles()  # the analysts' read-only login
+    migrate()  # as the owner; the loader and the analysts get their rights
     mongo_client()  # starts the embedded server when MONGO_URI is unset, and reaches it
     console.print(f"MongoDB {mask_url(mongo_uri())} reached")
 

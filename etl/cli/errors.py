@@ -63,6 +63,13 @@ def help_when_bare(ctx: typer.Context) -> None:
         raise typer.Exit(0)
 
 
+def _refused_by_postgres(exc: Exception) -> bool:
+    """A privilege PostgreSQL refused (psycopg is loaded if it raised; not imported here, so
+    that `--help` stays fast)."""
+    psycopg = sys.modules.get("psycopg")
+    return psycopg is not None and isinstance(exc, psycopg.errors.InsufficientPrivilege)
+
+
 def fail(message: str) -> typer.Exit:
     """Print `message` as the one-line error and return the Exit to raise."""
     stderr.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True)
@@ -75,6 +82,14 @@ class FriendlyGroup(TyperGroup):
             return super().invoke(ctx)
         except UserFacingError as exc:
             raise fail(str(exc).replace("[", r"\[")) from None
+        except Exception as exc:
+            if not _refused_by_postgres(exc):
+                raise
+            reason = str(exc).strip().splitlines()[0]
+            raise fail(
+                f"PostgreSQL refused: {reason}. The ETL's login gets its rights from `python -m "
+                "etl migrate`, run as the schemas' owner (README, \"Security\")"
+            ) from None
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         tidy_help(self)

