@@ -122,7 +122,7 @@ def test_the_urls_point_at_the_compose_services() -> None:
     env = services["airflow-scheduler"]["environment"]
     warehouse = make_url(env["POSTGRES_URL"])
     assert (warehouse.host, warehouse.port, warehouse.database) == ("postgres", 5432, "warehouse")
-    assert warehouse.password == "dummy-postgres_password"
+    assert warehouse.password == "dummy-postgres_loader_password"
     metadata = make_url(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
     assert (metadata.host, metadata.database) == ("postgres", "airflow")
     init = (ROOT / "deploy/postgres-init.sh").read_text()
@@ -157,7 +157,7 @@ def test_start_order_is_gated_by_health(compose: dict[str, Any]) -> None:
         assert "healthcheck" in services[name], name
     init = services["airflow-init"]
     assert init["environment"]["_AIRFLOW_DB_MIGRATE"] == "true"
-    assert "alembic upgrade head" in "\n".join(init["command"])
+    assert "python -m etl migrate" in "\n".join(init["command"])
 
 
 def test_every_interpolated_variable_is_in_env_example() -> None:
@@ -253,10 +253,12 @@ def test_mongo_is_a_replica_set_and_a_service_streams_the_shop() -> None:
     assert result.exit_code == 0 and "change streams" in result.output
 
 
-def test_airflow_has_a_login_of_its_own_and_no_superuser_url_outside_the_servers() -> None:
+def test_each_postgres_login_does_one_job_and_no_service_uses_the_superuser() -> None:
     """Airflow's metadata and Celery results use the "airflow" login (owner of its database
-    only, created by the postgres image's init script); the superuser the image creates is
-    used by no URL in Airflow's settings."""
+    only); the ETL everywhere uses the loader; only the init job has the owner's URL (it runs
+    `etl migrate`); the superuser the image creates appears in no URL of any service (the
+    postgres service's own init script and health check use it by name). The roles and the
+    script are tried for real in tests/test_roles.py."""
     services = interpolated()["services"]
     env = services["airflow-scheduler"]["environment"]
     for variable in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CELERY__RESULT_BACKEND"):
@@ -264,17 +266,33 @@ def test_airflow_has_a_login_of_its_own_and_no_superuser_url_outside_the_servers
         assert (url.username, url.password) == ("airflow", "dummy-airflow_db_password"), variable
         assert url.database == "airflow"
     superuser = env_example(commented=False)["POSTGRES_USER"]
+    owners = []
     for name, service in services.items():
-        if name == "postgres":
-            continue
-        for variable, value in (service.get("environment") or {}).items():
-            if isinstance(value, str) and variable.startswith("AIRFLOW__") and "://" in value:
+        environment = service.get("environment") or {}
+        for variable, value in environment.items():
+            if isinstance(value, str) and "postgres" in value and "://" in value:
                 assert f"//{superuser}:" not in value, (name, variable)
+        if "POSTGRES_URL" in environment:
+            url = make_url(environment["POSTGRES_URL"])
+            assert url.username == "etl_loader", name
+            assert url.password == "dummy-postgres_loader_password", name
+        if "POSTGRES_OWNER_URL" in environment:
+            owners.append(name)
+            assert make_url(environment["POSTGRES_OWNER_URL"]).username == "etl_owner"
+    assert owners == ["airflow-init"]
+    assert "python -m etl migrate" in "".join(services["airflow-init"]["command"])
     script = (ROOT / "deploy/postgres-init.sh").read_text()
-    assert "PASSWORD :'pw'" in script and "REVOKE ALL ON DATABASE airflow FROM PUBLIC" in script
-    mounts = services["postgres"]["volumes"]
+    for line in (
+        "CREATE ROLE etl_owner LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'owner_pw';",
+        "CREATE ROLE etl_loader LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD :'loader_pw';",
+        "REVOKE ALL ON DATABASE airflow FROM PUBLIC;",
+    ):
+        assert line in script
+    postgres = services["postgres"]
+    assert {"POSTGRES_OWNER_PASSWORD", "POSTGRES_LOADER_PASSWORD"} <= set(postgres["environment"])
     assert any(
-        m.startswith("./deploy/postgres-init.sh:/docker-entrypoint-initdb.d/") for m in mounts
+        m.startswith("./deploy/postgres-init.sh:/docker-entrypoint-initdb.d/")
+        for m in postgres["volumes"]
     )
 
 
