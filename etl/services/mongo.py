@@ -56,6 +56,16 @@ _lock = threading.Lock()
 _clients: dict[tuple[int, str], MongoClient[Document]] = {}
 
 
+def _fresh_lock_in_child() -> None:
+    """A forked snapshot worker gets a lock of its own: the parent's may have been held by
+    another thread (one connecting, say) at the fork, and would stay held in the child."""
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_fresh_lock_in_child)
+
+
 def mongo_uri(settings: Settings | None = None, login: Login = "etl") -> str:
     """The URI of the RAW layer's server, as `login` on the embedded server (started when none
     is configured)."""

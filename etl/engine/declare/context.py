@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
+from etl.engine.values.lazy import cached_attribute
 from etl.engine.values.ranges import RangeSource
 from etl.engine.values.results import ProgressHook, no_progress
 from etl.settings import Settings, get_settings
@@ -39,19 +39,19 @@ class RunContext:
     def upstream_of(self, asset: str) -> list[str]:
         return sorted(self.upstream.get(asset, ()))
 
-    @cached_property
+    @cached_attribute
     def postgres_url(self) -> str:
         from etl.services.postgres import postgres_url
 
         return postgres_url(self.settings)
 
-    @cached_property
+    @cached_attribute
     def mongo_uri(self) -> str:
         from etl.services.mongo import mongo_uri
 
         return mongo_uri(self.settings)
 
-    @cached_property
+    @cached_attribute
     def mongo(self) -> Any:
         from etl.services.mongo import mongo_database
 

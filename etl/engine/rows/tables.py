@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cache
 from operator import itemgetter
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import SQLModel
 
 from etl.engine.values.guards import compile_guards
+from etl.engine.values.lazy import cached_attribute
 from models.base import column_rules, table_of
 
 SOURCE_COLUMNS = ("source_id", "source_updated_at", "source_hash")
@@ -49,7 +50,7 @@ class TableLayout:
     required: frozenset[str]
     """The supplied columns without a default: a row must name each of them."""
 
-    @cached_property
+    @cached_attribute
     def pick(self) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
         """The row's values in column order (`operator.itemgetter`, always a tuple)."""
         getter = itemgetter(*self.columns)
