@@ -18,7 +18,8 @@ app = typer.Typer(
         "Replicate MongoDB documents into typed PostgreSQL tables and marts, as an asset graph.\n\n"
         "With no POSTGRES_URL / MONGO_URI set, an embedded PostgreSQL server and an embedded "
         "MongoDB server (SecantusDB) under LOCAL_DIR (default .local/) are started on demand "
-        "and shared; `down` stops both."
+        "and shared, with a login per component (passwords in LOCAL_DIR/secrets); `down` "
+        "stops both."
     ),
     invoke_without_command=True,
     callback=help_when_bare,
