@@ -126,18 +126,14 @@ def ensure_server(root: Path, secrets: Path, extra_flags: tuple[str, ...] = ()) 
         state = running_server(root)  # another process may have started it meanwhile
         if state is not None:
             return state
-        _stop_any(root)  # a stale record, a hung process, or a server without authentication
+        stop_server(root)  # a stale record, a hung process, or a server without authentication
         return _start(root, secrets.resolve(), extra_flags)
 
 
 def stop_server(root: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
-    """Stop the server recorded under `root` (SIGTERM, then SIGKILL after `timeout`); returns
-    whether one was running. The data stays."""
-    return _stop_any(root, timeout)
-
-
-def _stop_any(root: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
-    """Stop what `server.json` names, a record of an older version (no secrets) included."""
+    """Stop the server recorded under `root` (SIGTERM, then SIGKILL after `timeout`), a record
+    of an older version (no secrets) included; returns whether one was running. The data
+    stays."""
     try:
         pid: int | None = int(json.loads(state_file(root).read_text())["pid"])
     except (OSError, ValueError, KeyError, TypeError):

@@ -8,8 +8,6 @@ the embedded server, started on first use; a configured `POSTGRES_URL` without
 
 from __future__ import annotations
 
-import logging
-
 import psycopg
 import sqlalchemy as sa
 
@@ -21,8 +19,6 @@ from etl.services.postgres_server import (
     stop_embedded_server,
 )
 from etl.settings import Settings, get_settings
-
-log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5
 

@@ -32,7 +32,7 @@ from psycopg import sql
 
 from etl.errors import ServiceUnavailable
 from etl.services.local_secrets import local_password
-from etl.services.roles import LOADER, MARTS, OWNER, WRITTEN
+from etl.services.roles import LOADER, MARTS, OWNER, WRITTEN, role_exists
 
 Login = Literal["superuser", "owner", "loader", "analyst"]
 SUPERUSER = "postgres"
@@ -122,7 +122,7 @@ def _keep_logins(pgdata: Path, server: EmbeddedServer) -> None:
 
 def _keep_role(admin: psycopg.Connection, role: str, attributes: str, password: str) -> None:
     ident = sql.Identifier(role)
-    if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role]).fetchone() is None:
+    if not role_exists(admin, role):
         admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
     admin.execute(
         sql.SQL("ALTER ROLE {} WITH LOGIN " + attributes + " PASSWORD {}").format(

@@ -97,13 +97,16 @@ def share_marts(loader: psycopg.Connection, analyst: str) -> None:
 def _grant_select_on_own_tables(
     conn: psycopg.Connection, schema: str, role: sql.Identifier
 ) -> None:
+    """One GRANT for every table of `schema` this login owns (ALL TABLES would also name the
+    ones it may not grant on)."""
     owned = conn.execute(
-        "SELECT format('%%I.%%I', schemaname, tablename) FROM pg_tables "
+        "SELECT schemaname, tablename FROM pg_tables "
         "WHERE schemaname = %s AND tableowner = current_user",
         [schema],
     ).fetchall()
-    for (table,) in owned:
-        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(sql.SQL(table), role))
+    if owned:
+        tables = sql.SQL(", ").join(sql.Identifier(s, t) for s, t in owned)
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(tables, role))
 
 
 def _grant_connect(conn: psycopg.Connection, role: sql.Identifier) -> None:
